@@ -1,0 +1,128 @@
+// Package store is the portable API of view stores: where both layers write their view rows and
+// where the serving API reads them.
+//
+// A store is opened by URL; each driver registers its scheme in its init function, as
+// database/sql drivers do:
+//
+//	import _ "github.com/beamline/beamline/io/store/sqlitestore"
+//	st, err := store.Open(ctx, "sqlite:///tmp/views.db")
+//
+// # Layers and runs
+//
+// Speed rows are upserts keyed by view, key and window start: writing a row again replaces it, so
+// a re-fired pane never counts twice. Batch rows belong to a run: a run writes its rows (invisible
+// to readers), then Publish maps each of its days to the run in one atomic step, replacing the run
+// that served those days before. A half-written run is never served, and re-running a day replaces
+// it without double counts.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/beamline/beamline/io/views"
+)
+
+// Store is a view store. Implementations are safe for concurrent use.
+type Store interface {
+	// WriteBatch writes rows of the unpublished batch run run. Writing the same
+	// (run, view, key, window start) again replaces the row.
+	WriteBatch(ctx context.Context, run string, rows []views.Row) error
+	// Publish makes run the batch run that serves each of days (midnight UTC), atomically:
+	// readers see either the old runs for all days or run for all of them.
+	Publish(ctx context.Context, run string, days []time.Time) error
+	// UpsertSpeed writes speed-layer rows; a row replaces one with the same view, key and window start.
+	UpsertSpeed(ctx context.Context, rows []views.Row) error
+	// Query returns the rows of one layer that match q, ordered by window start, then key.
+	// Batch rows come only from the run published for the day of their window start.
+	Query(ctx context.Context, q Query) ([]views.Row, error)
+	// Publications returns the published days and their runs, ordered by day.
+	Publications(ctx context.Context) ([]Publication, error)
+	// SetSpeedWatermark records how far (in event time) the speed layer has processed.
+	SetSpeedWatermark(ctx context.Context, t time.Time) error
+	// SpeedWatermark returns the last recorded speed watermark, or the zero time if none.
+	SpeedWatermark(ctx context.Context) (time.Time, error)
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Query selects rows of one view and layer whose window starts in [From, To).
+type Query struct {
+	View  string
+	Layer views.Layer
+	// Key selects one key; empty means every key.
+	Key  string
+	From time.Time
+	To   time.Time
+}
+
+// Publication says which batch run serves a day.
+type Publication struct {
+	Day         time.Time
+	Run         string
+	PublishedAt time.Time
+}
+
+// ErrUnknownScheme is returned by Open for a URL whose scheme no driver registered.
+var ErrUnknownScheme = errors.New("unknown store scheme")
+
+// Opener opens a store for a parsed URL.
+type Opener func(ctx context.Context, u *url.URL) (Store, error)
+
+var (
+	mu      sync.RWMutex
+	openers = map[string]Opener{}
+)
+
+// Register makes a driver available under scheme. It panics if scheme is registered twice.
+func Register(scheme string, open Opener) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := openers[scheme]; dup {
+		panic("store: Register called twice for scheme " + scheme)
+	}
+	openers[scheme] = open
+}
+
+// Schemes returns the registered schemes, sorted.
+func Schemes() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(openers))
+	for s := range openers {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Open opens the store at rawURL with the driver registered for its scheme.
+func Open(ctx context.Context, rawURL string) (Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
+	}
+	mu.RLock()
+	open, ok := openers[u.Scheme]
+	mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("open store %q: %w %q (registered: %s)", rawURL, ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
+	}
+	st, err := open(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
+	}
+	return st, nil
+}
+
+// NewRunID returns a new, unique batch run ID that sorts by start time.
+func NewRunID(now time.Time) string {
+	return fmt.Sprintf("run-%s-%06x", now.UTC().Format("20060102T150405.000Z"), rand.Uint32()&0xffffff)
+}
