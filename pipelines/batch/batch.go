@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/beamline/beamline/io/deadletter"
+	"github.com/beamline/beamline/io/lake"
+	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/io/store/storeio"
+	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/pipelines/graph"
+	"github.com/beamline/beamline/transforms/enrich"
+	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/transforms/filter"
+)
+
+// Config is one backfill: which days of which lake, and where the results go.
+type Config struct {
+	Lake       string
+	From, To   time.Time // days, midnight UTC, To inclusive
+	Store      string
+	DeadLetter string
+	Reference  string // URL-prefix -> category CSV; empty: every category is unknown
+	Countries  []string
+	Bots       []string
+	Blocked    []string
+}
+
+// Validate checks what can be checked without touching any system.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Lake == "" {
+		errs = append(errs, errors.New("--lake is required (a directory, gs://bucket/path or s3://bucket/path)"))
+	}
+	if c.Store == "" {
+		errs = append(errs, errors.New("--store is required (for example sqlite:///tmp/views.db)"))
+	}
+	if c.DeadLetter == "" {
+		errs = append(errs, errors.New("--deadletter is required (a directory, gs:// or s3:// path)"))
+	}
+	if c.From.IsZero() || c.To.IsZero() {
+		errs = append(errs, errors.New("--from and --to are required, as YYYY-MM-DD"))
+	} else if c.From.After(c.To) {
+		errs = append(errs, fmt.Errorf("--from %s is after --to %s: --to is the last day to backfill, inclusive", day(c.From), day(c.To)))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) days() []time.Time {
+	var out []time.Time
+	for d := c.From; !d.After(c.To); d = d.AddDate(0, 0, 1) {
+		out = append(out, d)
+	}
+	return out
+}
+
+func (c Config) filter() filter.Config {
+	return filter.Config{From: c.From, To: c.To.AddDate(0, 0, 1), Countries: c.Countries, BotPatterns: c.Bots, BlockedUsers: c.Blocked}
+}
+
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// Report is what a backfill did.
+type Report struct {
+	Run          string
+	Files        int
+	Read         int64
+	Processed    int64
+	Duplicates   int64
+	Filtered     map[string]int64
+	DeadLettered map[string]int64
+	Views        map[string]ViewSummary
+	Elapsed      time.Duration
+}
+
+// ViewSummary sums a view's additive metrics over the backfilled days.
+type ViewSummary struct {
+	Rows    int
+	Metrics map[string]int64
+}
+
+// Lost is read minus everything accounted for; anything but 0 is a bug.
+func (r Report) Lost() int64 {
+	return r.Read - r.Processed - r.Duplicates - sum(r.Filtered) - sum(r.DeadLettered)
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// Backfill recomputes the views of cfg's days from the lake, writes them as one batch run and
+// publishes it, replacing the runs that served those days before. The run is published only
+// if the pipeline succeeded and every record read is accounted for.
+func Backfill(ctx context.Context, cfg Config) (Report, error) {
+	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return Report{}, err
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return Report{}, err
+	}
+	defer st.Close()
+	parts, err := lake.List(ctx, cfg.Lake, cfg.From, cfg.To)
+	if err != nil {
+		return Report{}, err
+	}
+	var files []string
+	for _, p := range parts {
+		if len(p.Files) == 0 {
+			slog.Warn("backfill: day has no files in the lake", "day", day(p.Day), "dir", lake.DayDir(cfg.Lake, p.Day))
+		}
+		files = append(files, p.Files...)
+	}
+	if len(files) == 0 {
+		return Report{}, fmt.Errorf("backfill %s..%s: no files under %s", day(cfg.From), day(cfg.To), lake.DayDir(cfg.Lake, cfg.From))
+	}
+	var prefixes []enrich.Prefix
+	if cfg.Reference != "" {
+		if prefixes, err = enrich.ReadCSV(ctx, cfg.Reference); err != nil {
+			return Report{}, err
+		}
+	} else {
+		slog.Warn("backfill: no --reference given: every category is unknown")
+	}
+	run := store.NewRunID(time.Now())
+	slog.Info("backfill: starting", "run", run, "from", day(cfg.From), "to", day(cfg.To), "days", len(parts), "files", len(files))
+
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, cfg, run, prefixes, files)
+	res, err := beamx.RunWithMetrics(ctx, p)
+	if err != nil {
+		return Report{}, fmt.Errorf("backfill run %s: pipeline: %w", run, err)
+	}
+	rep := report(res)
+	rep.Run, rep.Files = run, len(files)
+	if lost := rep.Lost(); lost != 0 {
+		return rep, fmt.Errorf("backfill run %s: %d records unaccounted for (read %d); not publishing", run, lost, rep.Read)
+	}
+	if err := st.Publish(ctx, run, cfg.days()); err != nil {
+		return rep, fmt.Errorf("backfill run %s: %w", run, err)
+	}
+	if rep.Views, err = summarize(ctx, st, cfg); err != nil {
+		return rep, err
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// Build adds the backfill of files to s: read, the shared transforms, the store and the
+// dead-letter sink.
+func Build(s beam.Scope, cfg Config, run string, prefixes []enrich.Prefix, files []string) {
+	raws := lake.Read(s, cfg.Lake, files)
+	out := graph.Batch(s, graph.Config{Filter: cfg.filter(), Prefixes: prefixes}, raws)
+	storeio.WriteBatch(s, cfg.Store, run, out.Rows)
+	deadletter.Write(s, cfg.DeadLetter, run, out.DeadLetters)
+}
+
+// report reads the conservation counts from the pipeline's metrics.
+func report(res beam.PipelineResult) Report {
+	counts := map[string]int64{}
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Namespace() == "beamline" {
+			counts[c.Name()] += c.Result()
+		}
+	}
+	rep := Report{Read: counts["read"], Processed: counts["processed"], Duplicates: counts["duplicates"],
+		Filtered: map[string]int64{}, DeadLettered: map[string]int64{}}
+	for _, n := range filter.Names {
+		rep.Filtered[n] = counts["filtered_"+n]
+	}
+	for _, r := range event.Reasons {
+		rep.DeadLettered[string(r)] = counts["deadlettered_"+string(r)]
+	}
+	return rep
+}
+
+// summarize reads the published rows of the backfilled days back from the store.
+func summarize(ctx context.Context, st store.Store, cfg Config) (map[string]ViewSummary, error) {
+	out := map[string]ViewSummary{}
+	for _, spec := range views.All() {
+		rows, err := st.Query(ctx, store.Query{View: spec.Name, Layer: views.Batch, From: cfg.From, To: cfg.To.AddDate(0, 0, 1)})
+		if err != nil {
+			return nil, fmt.Errorf("backfill: read back %s: %w", spec.Name, err)
+		}
+		vs := ViewSummary{Rows: len(rows), Metrics: map[string]int64{}}
+		for _, r := range rows {
+			for _, m := range spec.Metrics {
+				if m.Additive {
+					vs.Metrics[m.Name] += r.Metrics[m.Name]
+				}
+			}
+		}
+		out[spec.Name] = vs
+	}
+	return out, nil
+}
+
+// Print writes the report: one line per view, then the conservation line and its details.
+func (r Report) Print(w io.Writer) {
+	for _, spec := range views.All() {
+		vs := r.Views[spec.Name]
+		fmt.Fprintf(w, "%-18s rows=%d", spec.Name, vs.Rows)
+		for _, m := range spec.Metrics {
+			if m.Additive {
+				fmt.Fprintf(w, " %s=%d", m.Name, vs.Metrics[m.Name])
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d\n",
+		r.Read, r.Processed, sum(r.Filtered), r.Duplicates, sum(r.DeadLettered))
+	fmt.Fprintf(w, "filtered by: %s; dead-lettered by: %s\n", details(r.Filtered), details(r.DeadLettered))
+	fmt.Fprintf(w, "run %s published: %d files in %s (%.0f events/s)\n", r.Run, r.Files, r.Elapsed.Round(time.Millisecond), float64(r.Read)/max(r.Elapsed.Seconds(), 1e-3))
+}
+
+func details(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}

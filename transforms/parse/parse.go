@@ -1,0 +1,55 @@
+// Package parse turns raw records into events, and records that are not valid events into dead
+// letters. Nothing is dropped: every record read comes out on exactly one of the two outputs.
+//
+// Metrics (namespace "beamline"): "read" counts records, "deadlettered_<reason>" counts dead
+// letters by reason.
+package parse
+
+import (
+	"context"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/beamline/beamline/transforms/event"
+)
+
+func init() {
+	register.DoFn4x0[context.Context, event.Raw, func(beam.EventTime, event.Event), func(event.DeadLetter)](&parseFn{})
+	register.Emitter2[beam.EventTime, event.Event]()
+	register.Emitter1[event.DeadLetter]()
+}
+
+// parseFn parses one record; events are emitted at their event time.
+type parseFn struct {
+	read beam.Counter
+	dead map[event.Reason]beam.Counter
+}
+
+func (f *parseFn) Setup() {
+	f.read = beam.NewCounter("beamline", "read")
+	f.dead = make(map[event.Reason]beam.Counter, len(event.Reasons))
+	for _, r := range event.Reasons {
+		f.dead[r] = beam.NewCounter("beamline", "deadlettered_"+string(r))
+	}
+}
+
+func (f *parseFn) ProcessElement(ctx context.Context, raw event.Raw, emit func(beam.EventTime, event.Event), dead func(event.DeadLetter)) {
+	f.read.Inc(ctx, 1)
+	e, err := event.Parse(raw.Bytes)
+	if err != nil {
+		dl := event.NewDeadLetter(raw, err)
+		f.dead[event.Reason(dl.Reason)].Inc(ctx, 1)
+		dead(dl)
+		return
+	}
+	emit(mtime.FromTime(e.Time), e)
+}
+
+// Events parses a PCollection<event.Raw>. It returns the events (PCollection<event.Event>,
+// timestamped with their event time) and the dead letters (PCollection<event.DeadLetter>).
+func Events(s beam.Scope, raws beam.PCollection) (events, deadLetters beam.PCollection) {
+	s = s.Scope("parse.Events")
+	return beam.ParDo2(s, &parseFn{}, raws)
+}
