@@ -1,0 +1,139 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/io/views"
+)
+
+// Queries are built only from these constants. The batch query joins publications on the day
+// of the window start, so one statement reads one consistent snapshot of published runs; CROSS
+// JOIN makes SQLite loop over the published days first and look up each day's run in
+// batch_rows_by_day, instead of scanning the rows of every run.
+const (
+	selectBatch = `SELECT b.view, b.key, b.window_start, b.window_end, b.metrics
+		FROM publications AS p CROSS JOIN batch_rows AS b ON b.day = p.day AND b.run = p.run
+		WHERE p.day >= ? AND p.day < ? AND b.view = ? AND b.window_start >= ? AND b.window_start < ?`
+	selectSpeed = `SELECT b.view, b.key, b.window_start, b.window_end, b.metrics
+		FROM speed_rows AS b
+		WHERE b.view = ? AND b.window_start >= ? AND b.window_start < ?`
+	andKey  = ` AND b.key = ?`
+	orderBy = ` ORDER BY b.window_start, b.key`
+)
+
+// Query returns the rows of one layer that match q, ordered by window start, then key. Batch rows
+// come only from the run published for the day of their window start.
+func (s *Store) Query(ctx context.Context, q store.Query) ([]views.Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("query", err)
+	}
+	text, args, err := querySQL(q)
+	if err != nil {
+		return nil, wrap("query", err)
+	}
+	rows, err := s.r.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, wrap("query", err)
+	}
+	out, err := scanRows(rows, q.Layer)
+	return out, wrap("query", err)
+}
+
+// querySQL returns the statement and parameters of q.
+func querySQL(q store.Query) (string, []any, error) {
+	var (
+		text string
+		args []any
+	)
+	switch q.Layer {
+	case views.Batch:
+		text, args = selectBatch, []any{millis(views.Day(q.From)), millis(q.To)}
+	case views.Speed:
+		text = selectSpeed
+	default:
+		return "", nil, fmt.Errorf("unknown layer %q", q.Layer)
+	}
+	args = append(args, q.View, millis(q.From), millis(q.To))
+	if q.Key != "" {
+		text += andKey
+		args = append(args, q.Key)
+	}
+	return text + orderBy, args, nil
+}
+
+func scanRows(rows *sql.Rows, layer views.Layer) ([]views.Row, error) {
+	defer rows.Close()
+	var out []views.Row
+	for rows.Next() {
+		r, err := scanRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		r.Layer = layer
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanRow(rows *sql.Rows) (views.Row, error) {
+	var (
+		r          views.Row
+		start, end int64
+		metrics    string
+	)
+	if err := rows.Scan(&r.View, &r.Key, &start, &end, &metrics); err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(metrics), &r.Metrics); err != nil {
+		return r, fmt.Errorf("decode metrics of %s/%s: %w", r.View, r.Key, err)
+	}
+	r.WindowStart, r.WindowEnd = fromMillis(start), fromMillis(end)
+	return r, nil
+}
+
+// Publications returns the published days and their runs, ordered by day.
+func (s *Store) Publications(ctx context.Context) ([]store.Publication, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("publications", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT day, run, published_at FROM publications ORDER BY day`)
+	if err != nil {
+		return nil, wrap("publications", err)
+	}
+	defer rows.Close()
+	var out []store.Publication
+	for rows.Next() {
+		var p store.Publication
+		var day, at int64
+		if err := rows.Scan(&day, &p.Run, &at); err != nil {
+			return nil, wrap("publications", err)
+		}
+		p.Day, p.PublishedAt = fromMillis(day), fromMillis(at)
+		out = append(out, p)
+	}
+	return out, wrap("publications", rows.Err())
+}
+
+// SpeedWatermark returns the last recorded speed watermark (UTC), or the zero time if none.
+func (s *Store) SpeedWatermark(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, wrap("speed watermark", err)
+	}
+	var ms int64
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, speedWatermark).Scan(&ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, wrap("speed watermark", err)
+	}
+	return fromMillis(ms), nil
+}
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

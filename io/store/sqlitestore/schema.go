@@ -1,0 +1,64 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+)
+
+// schema is idempotent: every statement may run against an existing store.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS batch_rows (
+		run          TEXT    NOT NULL,
+		view         TEXT    NOT NULL,
+		key          TEXT    NOT NULL,
+		window_start INTEGER NOT NULL,
+		window_end   INTEGER NOT NULL,
+		day          INTEGER NOT NULL,
+		metrics      TEXT    NOT NULL,
+		PRIMARY KEY (run, view, key, window_start)
+	) WITHOUT ROWID`,
+	// Serves the join with publications, and garbage collection of (run, day).
+	`CREATE INDEX IF NOT EXISTS batch_rows_by_day ON batch_rows (day, run, view, window_start, key)`,
+	`CREATE TABLE IF NOT EXISTS speed_rows (
+		view         TEXT    NOT NULL,
+		key          TEXT    NOT NULL,
+		window_start INTEGER NOT NULL,
+		window_end   INTEGER NOT NULL,
+		metrics      TEXT    NOT NULL,
+		PRIMARY KEY (view, key, window_start)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS speed_rows_by_time ON speed_rows (view, window_start, key)`,
+	`CREATE TABLE IF NOT EXISTS publications (
+		day          INTEGER PRIMARY KEY,
+		run          TEXT    NOT NULL,
+		published_at INTEGER NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS meta (
+		name  TEXT PRIMARY KEY,
+		value INTEGER NOT NULL
+	) WITHOUT ROWID`,
+}
+
+func (s *Store) createSchema(ctx context.Context) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, stmt := range schema {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it if fn succeeds.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

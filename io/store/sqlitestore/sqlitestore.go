@@ -1,0 +1,148 @@
+// Package sqlitestore is the embedded view store: one SQLite file, accessed through the pure-Go
+// modernc.org/sqlite driver (no cgo). It is the default store for local runs, demos and tests.
+//
+// # Usage
+//
+// Import the package for its side effect and open a store by URL:
+//
+//	import _ "github.com/beamline/beamline/io/store/sqlitestore"
+//	st, err := store.Open(ctx, "sqlite:///var/lib/beamline/views.db")
+//
+// The URL names a file: sqlite:///abs/path/views.db is absolute, sqlite://rel/path/views.db is
+// relative to the working directory. The file is created if missing; its directory must exist.
+// In-memory databases are not supported (see [ErrInMemory]). [Open] opens a store by path.
+//
+// # Concurrency
+//
+// The file is kept in WAL mode, so readers never block writers and always read one committed
+// snapshot per query. Writers through one [Store] queue for its single write connection; writers in
+// other Store values or processes on the same file wait for each other up to a busy timeout.
+//
+// # Layout
+//
+// Batch rows live in batch_rows keyed by (run, view, key, window_start) with the UTC day of their
+// window start; publications maps each day to the run that serves it, and a batch query joins the
+// two in one statement. Speed rows live in speed_rows keyed by (view, key, window_start); meta holds
+// the speed watermark. Times are Unix milliseconds (UTC) and metrics are JSON objects.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/beamline/beamline/io/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Scheme is the URL scheme this driver registers with store.Register.
+const Scheme = "sqlite"
+
+// busyTimeout is how long a write waits for another connection (another Store value or process on
+// the same file) to release its lock before it fails.
+const busyTimeout = 30 * time.Second
+
+// maxReaders bounds the read connections of one Store.
+const maxReaders = 8
+
+// ErrInMemory is returned when asked for an in-memory database: each connection of a pool would
+// see its own empty database, so a store needs a file.
+var ErrInMemory = errors.New("in-memory sqlite databases are not supported; use a file path")
+
+func init() {
+	store.Register(Scheme, openURL)
+}
+
+// Store is a view store in one SQLite file. It is safe for concurrent use.
+type Store struct {
+	w *sql.DB // one connection: this Store's writers queue here instead of in SQLite's busy loop
+	r *sql.DB // read-only pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in the SQLite file at path and creates its schema.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if err := checkPath(path); err != nil {
+		return nil, wrap("open", err)
+	}
+	s, err := openPools(path)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	if err := s.createSchema(ctx); err != nil {
+		s.Close()
+		return nil, wrap("create schema", err)
+	}
+	return s, nil
+}
+
+// Close closes the store's connections.
+func (s *Store) Close() error {
+	return wrap("close", errors.Join(s.w.Close(), s.r.Close()))
+}
+
+func openURL(ctx context.Context, u *url.URL) (store.Store, error) {
+	path, err := pathOf(u)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	return Open(ctx, path)
+}
+
+// pathOf returns the file named by a sqlite URL: host and path together, so that both
+// sqlite:///abs/views.db and sqlite://rel/views.db work.
+func pathOf(u *url.URL) (string, error) {
+	if u.Opaque == ":memory:" {
+		return "", ErrInMemory
+	}
+	if u.Opaque != "" || u.User != nil {
+		return "", fmt.Errorf("malformed url %q: want sqlite:///abs/path.db or sqlite://rel/path.db", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("url %q: query parameters are not supported", u.Redacted())
+	}
+	return u.Host + u.Path, nil
+}
+
+func checkPath(path string) error {
+	switch {
+	case path == "":
+		return errors.New("no file path")
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		return ErrInMemory
+	case strings.ContainsRune(path, '?'):
+		return fmt.Errorf("path %q: must not contain '?'", path)
+	}
+	return nil
+}
+
+func openPools(path string) (*Store, error) {
+	common := fmt.Sprintf("_busy_timeout=%d", busyTimeout.Milliseconds())
+	w, err := sql.Open("sqlite", path+"?"+common+"&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(maxReaders)
+	r.SetMaxIdleConns(maxReaders)
+	return &Store{w: w, r: r}, nil
+}
+
+// wrap returns err as "sqlite store: op: err", or nil if err is nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlite store: %s: %w", op, err)
+}

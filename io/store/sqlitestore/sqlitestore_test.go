@@ -1,0 +1,314 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/io/store/sqlitestore"
+	"github.com/beamline/beamline/io/store/storetest"
+	"github.com/beamline/beamline/io/views"
+)
+
+var day1 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+
+func TestConformance(t *testing.T) {
+	storetest.RunConformanceTests(t, func(t *testing.T) store.Store {
+		return openFile(t, filepath.Join(t.TempDir(), "views.db"))
+	})
+}
+
+// openFile opens the store in file path; the caller closes it.
+func openFile(t *testing.T, path string) *sqlitestore.Store {
+	t.Helper()
+	st, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	return st
+}
+
+// openClosed opens the store in path and closes it when t ends.
+func openClosed(t *testing.T, path string) *sqlitestore.Store {
+	t.Helper()
+	st := openFile(t, path)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// pageViews returns n page_views rows of the minute starting at start, keys prefixed by prefix.
+func pageViews(prefix string, start time.Time, n int, pageviews int64) []views.Row {
+	rows := make([]views.Row, n)
+	for i := range rows {
+		rows[i] = views.Row{View: views.PageViews, Key: fmt.Sprintf("%s/%06d", prefix, i),
+			WindowStart: start, WindowEnd: start.Add(time.Minute),
+			Metrics: map[string]int64{views.MetricViews: pageviews, views.MetricVisitors: 1}}
+	}
+	return rows
+}
+
+func TestOpenURL(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("rel", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, rawURL := range []string{
+		"sqlite://" + filepath.Join(dir, "abs.db"),
+		"sqlite://rel/views.db",
+		"sqlite://views.db",
+	} {
+		t.Run(rawURL, func(t *testing.T) {
+			st, err := store.Open(t.Context(), rawURL)
+			if err != nil {
+				t.Fatalf("store.Open(%q): %v", rawURL, err)
+			}
+			defer st.Close()
+			if _, ok := st.(*sqlitestore.Store); !ok {
+				t.Errorf("store.Open(%q) = %T, want *sqlitestore.Store", rawURL, st)
+			}
+		})
+	}
+	for _, name := range []string{"abs.db", "rel/views.db", "views.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("database file not created: %v", err)
+		}
+	}
+}
+
+func TestOpenURLErrors(t *testing.T) {
+	tests := []struct {
+		url    string
+		target error // if set, the error must wrap it
+	}{
+		{url: "sqlite://:memory:"}, // not even a valid URL: the port is not a number
+		{url: "sqlite::memory:", target: sqlitestore.ErrInMemory},
+		{url: "sqlite://"},
+		{url: "sqlite:///tmp/views.db?cache=shared"},
+		{url: "sqlite://user@host/views.db"},
+		{url: "sqlite://" + filepath.Join(t.TempDir(), "missing-dir", "views.db")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			st, err := store.Open(t.Context(), tc.url)
+			if err == nil {
+				st.Close()
+				t.Fatalf("store.Open(%q): nil error, want one", tc.url)
+			}
+			if tc.target != nil && !errors.Is(err, tc.target) {
+				t.Errorf("store.Open(%q) = %v, want an error wrapping %v", tc.url, err, tc.target)
+			}
+		})
+	}
+	if _, err := sqlitestore.Open(t.Context(), ":memory:"); !errors.Is(err, sqlitestore.ErrInMemory) {
+		t.Errorf("Open(:memory:) = %v, want %v", err, sqlitestore.ErrInMemory)
+	}
+}
+
+func TestPublishRejectsBadArguments(t *testing.T) {
+	st := openClosed(t, filepath.Join(t.TempDir(), "views.db"))
+	tests := []struct {
+		name string
+		run  string
+		day  time.Time
+	}{
+		{"empty run", "", day1},
+		{"not midnight", "run-a", day1.Add(time.Hour)},
+		{"midnight elsewhere", "run-a", time.Date(2026, 11, 20, 0, 0, 0, 0, time.FixedZone("CET", 3600))},
+	}
+	for _, tc := range tests {
+		if err := st.Publish(t.Context(), tc.run, []time.Time{tc.day}); err == nil {
+			t.Errorf("%s: Publish(%q, %s): nil error, want one", tc.name, tc.run, tc.day)
+		}
+	}
+	if err := st.WriteBatch(t.Context(), "", pageViews("/p", day1, 1, 1)); err == nil {
+		t.Errorf("WriteBatch with an empty run: nil error, want one")
+	}
+}
+
+// TestConcurrentWriters writes from many goroutines through two Store values on one file, as Beam
+// DoFn instances and a second process would, while a reader queries.
+func TestConcurrentWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "views.db")
+	handles := []*sqlitestore.Store{openClosed(t, path), openClosed(t, path)}
+	const writers, calls, rowsPerCall = 8, 10, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		st := handles[w%len(handles)]
+		wg.Go(func() {
+			for c := range calls {
+				rows := pageViews(fmt.Sprintf("/w%d/c%d", w, c), day1, rowsPerCall, int64(w))
+				if err := st.WriteBatch(t.Context(), "run-a", rows); err != nil {
+					t.Errorf("writer %d: WriteBatch: %v", w, err)
+					return
+				}
+				if err := st.UpsertSpeed(t.Context(), rows); err != nil {
+					t.Errorf("writer %d: UpsertSpeed: %v", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 20 {
+			if _, err := handles[1].Query(t.Context(), store.Query{View: views.PageViews, Layer: views.Speed, From: day1, To: day1.Add(time.Hour)}); err != nil {
+				t.Errorf("reader: Query: %v", err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	if err := handles[1].Publish(t.Context(), "run-a", []time.Time{day1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, layer := range []views.Layer{views.Batch, views.Speed} {
+		got, err := handles[0].Query(t.Context(), store.Query{View: views.PageViews, Layer: layer, From: day1, To: day1.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := writers * calls * rowsPerCall; len(got) != want {
+			t.Errorf("%s rows after concurrent writes: %d, want %d", layer, len(got), want)
+		}
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "views.db")
+	rows := pageViews("/p", day1, 3, 7)
+	watermark := day1.Add(90 * time.Minute)
+	st := openFile(t, path)
+	write(t, st, rows, watermark)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = openClosed(t, path)
+	for _, layer := range []views.Layer{views.Batch, views.Speed} {
+		got, err := st.Query(t.Context(), store.Query{View: views.PageViews, Layer: layer, From: day1, To: day1.AddDate(0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := withLayer(rows, layer)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s rows after reopening (-want +got):\n%s", layer, diff)
+		}
+	}
+	if got, err := st.SpeedWatermark(t.Context()); err != nil || !got.Equal(watermark) {
+		t.Errorf("SpeedWatermark after reopening = %v, %v; want %v", got, err, watermark)
+	}
+}
+
+// write writes rows to both layers, publishes them as run-a and sets the watermark.
+func write(t *testing.T, st store.Store, rows []views.Row, watermark time.Time) {
+	t.Helper()
+	ctx := t.Context()
+	err := errors.Join(
+		st.WriteBatch(ctx, "run-a", rows),
+		st.Publish(ctx, "run-a", []time.Time{views.Day(rows[0].WindowStart)}),
+		st.UpsertSpeed(ctx, rows),
+		st.SetSpeedWatermark(ctx, watermark))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func withLayer(rows []views.Row, layer views.Layer) []views.Row {
+	out := make([]views.Row, len(rows))
+	for i, r := range rows {
+		r.Layer = layer
+		out[i] = r
+	}
+	return out
+}
+
+// TestPublishCollectsGarbage checks that the rows of a replaced run are deleted for the days it
+// lost, while its other days and unpublished runs keep theirs.
+func TestPublishCollectsGarbage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "views.db")
+	st := openClosed(t, path)
+	ctx := t.Context()
+	day2 := day1.AddDate(0, 0, 1)
+	err := errors.Join(
+		st.WriteBatch(ctx, "run-a", append(pageViews("/p", day1, 10, 1), pageViews("/p", day2, 10, 1)...)),
+		st.WriteBatch(ctx, "run-b", pageViews("/p", day1, 10, 2)),
+		st.WriteBatch(ctx, "run-unpublished", pageViews("/p", day1, 10, 3)),
+		st.Publish(ctx, "run-a", []time.Time{day1, day2}),
+		st.Publish(ctx, "run-b", []time.Time{day1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := countByRun(t, path)
+	want := map[string]int{"run-a": 10, "run-b": 10, "run-unpublished": 10}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("batch rows by run after republishing (-want +got):\n%s", diff)
+	}
+}
+
+func countByRun(t *testing.T, path string) map[string]int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT run, count(*) FROM batch_rows GROUP BY run`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var run string
+		var n int
+		if err := rows.Scan(&run, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[run] = n
+	}
+	return out
+}
+
+// TestQueryHonoursCancelMidway cancels a context while a large query runs.
+func TestQueryHonoursCancelMidway(t *testing.T) {
+	st := openClosed(t, filepath.Join(t.TempDir(), "views.db"))
+	if err := st.UpsertSpeed(t.Context(), pageViews("/p", day1, 20000, 1)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+	defer cancel()
+	_, err := st.Query(ctx, store.Query{View: views.PageViews, Layer: views.Speed, From: day1, To: day1.Add(time.Hour)})
+	if err == nil {
+		t.Skip("query finished within a millisecond; nothing to cancel")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Query past its deadline = %v, want an error wrapping %v", err, context.DeadlineExceeded)
+	}
+}
+
+// BenchmarkWriteBatch measures WriteBatch calls of 100,000 rows, each into a fresh run.
+func BenchmarkWriteBatch(b *testing.B) {
+	const n = 100_000
+	st, err := sqlitestore.Open(b.Context(), filepath.Join(b.TempDir(), "views.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	rows := pageViews("/p", day1, n, 1)
+	run := 0
+	for b.Loop() {
+		run++
+		if err := st.WriteBatch(b.Context(), fmt.Sprintf("run-%d", run), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
