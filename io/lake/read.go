@@ -134,6 +134,6 @@ func (p *readProgress) add(total int, records int64) {
 	rate := float64(p.records) / max(now.Sub(p.start).Seconds(), 1e-3)
 	slog.Info("lake read progress", "files", p.files, "of", total, "records", p.records, "records_per_s", int64(rate))
 	if p.files >= total {
-		*p = readProgress{every: p.every}
+		p.start, p.files, p.records = time.Time{}, 0, 0
 	}
 }

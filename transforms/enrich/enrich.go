@@ -82,19 +82,16 @@ type categoryFn struct {
 	table *Table
 }
 
-func (f *categoryFn) StartBundle() {
-	f.table = nil
+func (f *categoryFn) StartBundle(prefixes func(*Prefix) bool, _ func(event.Event)) {
+	var all []Prefix
+	var p Prefix
+	for prefixes(&p) {
+		all = append(all, p)
+	}
+	f.table = NewTable(all)
 }
 
-func (f *categoryFn) ProcessElement(e event.Event, prefixes func(*Prefix) bool, emit func(event.Event)) {
-	if f.table == nil {
-		var all []Prefix
-		var p Prefix
-		for prefixes(&p) {
-			all = append(all, p)
-		}
-		f.table = NewTable(all)
-	}
+func (f *categoryFn) ProcessElement(e event.Event, _ func(*Prefix) bool, emit func(event.Event)) {
 	e.Category = f.table.Category(e.URL)
 	emit(e)
 }
