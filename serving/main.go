@@ -1,0 +1,203 @@
+// Command serving runs beamline's serving API: an HTTP server that answers view queries by merging
+// the batch and the speed layer of a view store (see package api for the endpoints and the merge
+// rule).
+//
+// # Usage
+//
+//	go run ./serving --store=sqlite:///tmp/views.db --addr=127.0.0.1:8080 [--auth_token_file=FILE]
+//
+// It logs (log/slog, to stderr) "listening" with the address once it accepts connections, and shuts
+// down gracefully on SIGINT or SIGTERM: it stops accepting, lets requests in flight finish (up to
+// --shutdown_timeout), then closes the store.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/beamline/beamline/io/store"
+	_ "github.com/beamline/beamline/io/store/sqlitestore" // sqlite:// stores
+	"github.com/beamline/beamline/serving/api"
+)
+
+// config is what the flags say.
+type config struct {
+	storeURL        string
+	addr            string
+	tokenFile       string
+	maxRange        time.Duration
+	storeTimeout    time.Duration
+	stateRefresh    time.Duration
+	cacheEntries    int
+	cacheTTL        time.Duration
+	readTimeout     time.Duration
+	writeTimeout    time.Duration
+	idleTimeout     time.Duration
+	shutdownTimeout time.Duration
+	logLevel        slog.Level
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serving:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if err := run(ctx, cfg, log, nil); err != nil {
+		log.Error("serving failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, out io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("serving", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.storeURL, "store", "", "view store URL, e.g. sqlite:///var/lib/beamline/views.db (required)")
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&cfg.tokenFile, "auth_token_file", "", "file holding the bearer token that every endpoint but /healthz requires; empty: no auth")
+	fs.DurationVar(&cfg.maxRange, "max_range", api.DefaultMaxRange, "longest from..to range a query may ask for")
+	fs.DurationVar(&cfg.storeTimeout, "store_timeout", api.DefaultStoreTimeout, "timeout of every view-store call")
+	fs.DurationVar(&cfg.stateRefresh, "state_refresh", api.DefaultStateRefresh, "how often to re-read the batch publications and the speed watermark; 0: on every request")
+	fs.IntVar(&cfg.cacheEntries, "cache_entries", api.DefaultCacheEntries, "response cache size in entries; 0: no cache")
+	fs.DurationVar(&cfg.cacheTTL, "cache_ttl", api.DefaultCacheTTL, "longest time a cached response is served")
+	fs.DurationVar(&cfg.readTimeout, "read_timeout", 5*time.Second, "HTTP server read timeout (whole request, headers included)")
+	fs.DurationVar(&cfg.writeTimeout, "write_timeout", 15*time.Second, "HTTP server write timeout (from the end of the request headers to the end of the response)")
+	fs.DurationVar(&cfg.idleTimeout, "idle_timeout", 60*time.Second, "HTTP keep-alive idle timeout")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown_timeout", 10*time.Second, "how long a graceful shutdown waits for requests in flight")
+	fs.TextVar(&cfg.logLevel, "log_level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q: every setting is a flag (see -help)", fs.Args())
+	}
+	return cfg, cfg.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.storeURL != "", "--store is required, e.g. --store=sqlite:///var/lib/beamline/views.db")
+	_, _, err := net.SplitHostPort(c.addr)
+	check(err == nil, "--addr=%q is not host:port: %v", c.addr, err)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"max_range", c.maxRange}, {"store_timeout", c.storeTimeout}, {"cache_ttl", c.cacheTTL},
+		{"read_timeout", c.readTimeout}, {"write_timeout", c.writeTimeout}, {"idle_timeout", c.idleTimeout},
+		{"shutdown_timeout", c.shutdownTimeout}} {
+		check(d.v > 0, "--%s=%s must be positive", d.name, d.v)
+	}
+	check(c.stateRefresh >= 0, "--state_refresh=%s must not be negative", c.stateRefresh)
+	check(c.cacheEntries >= 0, "--cache_entries=%d must not be negative", c.cacheEntries)
+	check(c.storeTimeout < c.writeTimeout, "--store_timeout=%s must be shorter than --write_timeout=%s, or answers would be cut off",
+		c.storeTimeout, c.writeTimeout)
+	return errors.Join(errs...)
+}
+
+// readToken reads the bearer token from path: the file's content without surrounding whitespace.
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read --auth_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("read --auth_token_file %s: the file is empty", path)
+	}
+	if strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("read --auth_token_file %s: the token contains whitespace", path)
+	}
+	return tok, nil
+}
+
+// run serves until ctx is done, then shuts down gracefully. If ready is not nil, it receives the
+// listening address.
+func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string) error {
+	token, err := readToken(cfg.tokenFile)
+	if err != nil {
+		return err
+	}
+	openCtx, cancel := context.WithTimeout(ctx, cfg.storeTimeout)
+	st, err := store.Open(openCtx, cfg.storeURL)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opts := &api.Options{AuthToken: token, MaxRange: cfg.maxRange, StoreTimeout: cfg.storeTimeout,
+		StateRefresh: cfg.stateRefresh, CacheEntries: cfg.cacheEntries, CacheTTL: cfg.cacheTTL, Logger: log}
+	if cfg.stateRefresh == 0 {
+		opts.StateRefresh = -1
+	}
+	if cfg.cacheEntries == 0 {
+		opts.CacheEntries = -1
+	}
+	srv := &http.Server{
+		Handler:           api.New(st, opts),
+		ReadTimeout:       cfg.readTimeout,
+		ReadHeaderTimeout: cfg.readTimeout,
+		WriteTimeout:      cfg.writeTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.addr, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "store", redact(cfg.storeURL), "auth", token != "")
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", cfg.addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// redact hides the password of a store URL, for logs.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
