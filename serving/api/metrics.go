@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -95,18 +94,6 @@ func (m *metrics) observeStore(op string, start time.Time, err error, timedOut b
 	}
 	m.storeOps.WithLabelValues(op, result).Inc()
 	m.storeTime.WithLabelValues(op).Observe(time.Since(start).Seconds())
-}
-
-// instrument counts and times the requests of one route.
-func (m *metrics) instrument(route string, next http.Handler) http.Handler {
-	latency := m.latency.WithLabelValues(route)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		latency.Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
-	})
 }
 
 // statusWriter remembers the status code written through it.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,9 +74,9 @@ func New(st store.Store, opts *Options) *Server {
 	s.state = &stateCache{srv: s, every: max(o.StateRefresh, 0)}
 	s.cache = newCache(o.CacheEntries, o.CacheTTL)
 	for _, rt := range routes {
-		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.path, s.guard(rt)))
+		s.mux.Handle(rt.pattern, s.instrument(rt.path, s.guard(rt)))
 	}
-	s.mux.Handle("/", s.metrics.instrument("other", http.HandlerFunc(s.notFound)))
+	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(s.notFound)))
 	return s
 }
 
@@ -111,6 +112,23 @@ func withDefaults(opts *Options) Options {
 // ServeHTTP answers one request of the serving API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
+}
+
+// instrument counts and times the requests of one route, and logs them at debug level.
+func (s *Server) instrument(route string, next http.Handler) http.Handler {
+	latency := s.metrics.latency.WithLabelValues(route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		took := time.Since(start)
+		latency.Observe(took.Seconds())
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+				"status", sw.code, "took", took, "remote", r.RemoteAddr)
+		}
+	})
 }
 
 // guard checks the bearer token (unless the route is open) and the query parameters of rt, then
