@@ -32,6 +32,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -69,6 +71,9 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the store in the SQLite file at path and creates its schema.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if err := checkPath(path); err != nil {
+		return nil, wrap("open", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, wrap("open", err)
 	}
 	s, err := openPools(path)

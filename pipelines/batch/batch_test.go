@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/beamline/beamline/io/deadletter"
+	"github.com/beamline/beamline/io/lake"
+	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/io/views/reference"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+var (
+	day1 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	day2 = day1.AddDate(0, 0, 1)
+)
+
+const (
+	sampleLake = "../../testdata/lake"
+	categories = "../../testdata/reference/categories.csv"
+)
+
+// sampleConfig backfills the committed two-day lake into a fresh store.
+func sampleConfig(t *testing.T) Config {
+	t.Helper()
+	dir := t.TempDir()
+	return Config{
+		Lake: sampleLake, From: day1, To: day2, Store: "sqlite://" + filepath.Join(dir, "views.db"),
+		DeadLetter: filepath.Join(dir, "deadletter"), Reference: categories,
+		Bots: reference.DefaultBotPatterns, Blocked: []string{"u-blocked"},
+	}
+}
+
+// expected computes the views and counts of cfg with the independent plain-Go reference.
+func expected(t *testing.T, cfg Config) reference.Result {
+	t.Helper()
+	recs, err := reference.ReadLake(cfg.Lake, cfg.From, cfg.To)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cats := map[string]string{}
+	if cfg.Reference != "" {
+		if cats, err = reference.ReadCategories(cfg.Reference); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return reference.Compute(reference.Config{From: cfg.From, To: cfg.To, Categories: cats,
+		Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked}, recs)
+}
+
+// published reads every batch row of cfg's days back from the store, in the reference's order.
+func published(t *testing.T, cfg Config) []views.Row {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var all []views.Row
+	for _, spec := range views.All() {
+		rows, err := st.Query(ctx, store.Query{View: spec.Name, Layer: views.Batch, From: cfg.From, To: cfg.To.AddDate(0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, rows...)
+	}
+	return all
+}
+
+func sortRows(rows []views.Row) []views.Row {
+	out := append([]views.Row(nil), rows...)
+	less := func(a, b views.Row) int {
+		return strings.Compare(a.View+"\x00"+a.Key+"\x00"+a.WindowStart.Format(time.RFC3339), b.View+"\x00"+b.Key+"\x00"+b.WindowStart.Format(time.RFC3339))
+	}
+	slices.SortFunc(out, less)
+	return out
+}
+
+func countsOf(rep Report) reference.Counts {
+	return reference.Counts{Read: rep.Read, Processed: rep.Processed, Duplicates: rep.Duplicates,
+		Filtered: nonZero(rep.Filtered), DeadLettered: nonZero(rep.DeadLettered)}
+}
+
+func nonZero(m map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range m {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestBackfillMatchesReference backfills the committed lake and compares every row of every
+// view, and every count, with the independent reference.
+func TestBackfillMatchesReference(t *testing.T) {
+	cfg := sampleConfig(t)
+	rep, err := Backfill(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := expected(t, cfg)
+	if d := cmp.Diff(sortRows(want.Rows), sortRows(published(t, cfg))); d != "" {
+		t.Errorf("published views differ from the reference (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(normalize(want.Counts), countsOf(rep)); d != "" {
+		t.Errorf("counts differ from the reference (-want +got):\n%s", d)
+	}
+	if rep.Lost() != 0 {
+		t.Errorf("conservation: %d records unaccounted for", rep.Lost())
+	}
+	if n := deadLetterLines(t, cfg.DeadLetter); n != sum(rep.DeadLettered) {
+		t.Errorf("dead-letter files hold %d records, report says %d", n, sum(rep.DeadLettered))
+	}
+}
+
+func normalize(c reference.Counts) reference.Counts {
+	c.Filtered, c.DeadLettered = nonZero(c.Filtered), nonZero(c.DeadLettered)
+	return c
+}
+
+// deadLetterLines counts the dead letters written under dir and checks that each carries its
+// raw bytes, a reason and a source.
+func deadLetterLines(t *testing.T, dir string) int64 {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			var dl deadletter.Line
+			if err := json.Unmarshal([]byte(line), &dl); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if dl.Reason == "" || dl.Source == "" || dl.Detail == "" {
+				t.Errorf("%s: dead letter without reason, detail or source: %s", f, line)
+			}
+			n++
+		}
+	}
+	return n
+}
+
+// TestRerunReplacesRun backfills the same days twice: the second run replaces the first
+// atomically and nothing is counted twice.
+func TestRerunReplacesRun(t *testing.T) {
+	cfg := sampleConfig(t)
+	ctx := context.Background()
+	first, err := Backfill(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := published(t, cfg)
+	second, err := Backfill(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(sortRows(before), sortRows(published(t, cfg))); d != "" {
+		t.Errorf("views changed on re-run (-first +second):\n%s", d)
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pubs, err := st.Publications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pubs {
+		if p.Run != second.Run {
+			t.Errorf("day %s served by run %s, want the re-run %s (first was %s)", p.Day.Format(time.DateOnly), p.Run, second.Run, first.Run)
+		}
+	}
+	if len(pubs) != 2 {
+		t.Errorf("%d days published, want 2", len(pubs))
+	}
+}
+
+// TestBadConfigFailsFast checks that mistakes are reported before any pipeline runs, with a
+// message that says what to fix.
+func TestBadConfigFailsFast(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Config)
+		want   string
+	}{
+		{"from after to", func(c *Config) { c.From, c.To = day2, day1 }, "--from 2026-11-21 is after --to 2026-11-20"},
+		{"no lake", func(c *Config) { c.Lake = "" }, "--lake is required"},
+		{"no store", func(c *Config) { c.Store = "" }, "--store is required"},
+		{"unknown store scheme", func(c *Config) { c.Store = "mysql://x/y" }, `unknown store scheme "mysql"`},
+		{"missing lake", func(c *Config) { c.Lake = filepath.Join(t.TempDir(), "nope") }, "no raw/dt=YYYY-MM-DD partitions"},
+		{"days without files", func(c *Config) { c.From, c.To = day1.AddDate(1, 0, 0), day2.AddDate(1, 0, 0) }, "no files under"},
+		{"missing reference", func(c *Config) { c.Reference = filepath.Join(t.TempDir(), "none.csv") }, "read reference"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := sampleConfig(t)
+			tt.modify(&cfg)
+			start := time.Now()
+			_, err := Backfill(context.Background(), cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Backfill error = %v, want it to contain %q", err, tt.want)
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("took %s to fail: should fail before running a pipeline", time.Since(start))
+			}
+		})
+	}
+	if _, err := Backfill(context.Background(), Config{Lake: filepath.Join(t.TempDir(), "x"), From: day1, To: day1, Store: "sqlite://" + filepath.Join(t.TempDir(), "v.db"), DeadLetter: t.TempDir()}); !errors.Is(err, lake.ErrNoLake) {
+		t.Errorf("missing lake: error %v is not lake.ErrNoLake", err)
+	}
+}
