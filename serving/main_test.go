@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,5 +107,22 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("run did not shut down")
+	}
+}
+
+// TestNoBeamDependency keeps the serving binary free of the Beam SDK (DESIGN.md: it stays small
+// and starts fast).
+func TestNoBeamDependency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.Contains(pkg, "apache/beam") {
+			t.Errorf("the serving binary depends on %s", pkg)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -206,7 +205,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, _ params) 
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(statusAnswer(st))
+	body, err := marshal(statusAnswer(st))
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,8 @@ func newMetrics(now func() time.Time) *metrics {
 			Name: "beamline_serving_publish_races_total", Help: "Answers recomputed because a batch run was published while they were read.",
 		}),
 	}
+	m.cache.WithLabelValues("hit")
+	m.cache.WithLabelValues("miss")
 	cutoff := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "beamline_serving_batch_cutoff_timestamp_seconds", Help: "The batch cutoff (Unix seconds); 0 when no batch day is published.",
 	}, func() float64 { return float64(m.cutoff.Load()) })

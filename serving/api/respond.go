@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -81,7 +82,7 @@ func (s *Server) consistent(ctx context.Context, st *state, compute computeFunc)
 				continue
 			}
 		}
-		body, err := json.Marshal(v)
+		body, err := marshal(v)
 		if err != nil {
 			return answer{}, err
 		}
@@ -118,9 +119,20 @@ func appendFreshness(out []byte, wm, now time.Time) []byte {
 	return append(out, '}')
 }
 
+// marshal encodes v as JSON without escaping <, > and & (keys are often URLs with queries).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // writeError writes {"error": msg} with status code.
 func writeError(w http.ResponseWriter, code int, msg string) {
-	body, _ := json.Marshal(map[string]string{"error": msg})
+	body, _ := marshal(map[string]string{"error": msg})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)

@@ -430,3 +430,14 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("/healthz = %d %v", code, body)
 	}
 }
+
+func TestKeysAreNotHTMLEscaped(t *testing.T) {
+	st := openStore(t)
+	key := "https://shop.example/search?q=<shoes>&page=2"
+	upsertSpeed(t, st, row(views.PageViews, key, day0, pv(1, 1)))
+	srv := newTestServer(t, st, nil)
+	rec := serveGET(srv, "/v1/views/page_views?"+url.Values{"key": {key}, "from": {rfc(day0)}, "to": {rfc(day0.Add(time.Hour))}}.Encode())
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"key":"`+key+`"`) {
+		t.Errorf("answer does not carry the key verbatim: %d %s", rec.Code, rec.Body)
+	}
+}
