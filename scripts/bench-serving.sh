@@ -12,7 +12,7 @@ usage: scripts/bench-serving.sh [--requests N] [--slow_requests N] [--concurrenc
 
   --requests N     measured requests in mode cached (default 50000)
   --slow_requests N  measured requests in the modes without a cache (default 10000)
-  --concurrency C  requests in flight (default 32)
+  --concurrency C  requests in flight (default 16)
   --keys K         page_views keys in the store; the load rotates over all of them (default 50)
   --port P         loopback port for the server (default 18080)
   --modes M        which server modes to run (default all three):
@@ -26,7 +26,7 @@ Target on 2 cores: >= 10k req/s with p99 <= 10 ms. Load generator and server sha
 EOF
 }
 
-requests=50000 slow_requests=10000 concurrency=32 keys=50 port=18080 modes="cached nocache uncached" keep=0
+requests=50000 slow_requests=10000 concurrency=16 keys=50 port=18080 modes="cached nocache uncached" keep=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --requests) requests="$2"; shift 2 ;;
@@ -41,6 +41,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+command -v go >/dev/null || { echo "bench-serving: needs go" >&2; exit 1; }
+command -v curl >/dev/null || { echo "bench-serving: needs curl (to wait for /healthz)" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 tmp="$(mktemp -d)"
 server_pid=""

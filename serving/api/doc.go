@@ -64,7 +64,8 @@
 //
 // # Caching
 //
-// The publications and the speed watermark are read at most every Options.StateRefresh. Encoded
+// The publications and the speed watermark are read at most every Options.StateRefresh, so a
+// publication is served (whole, as above) at most that long after it is made. Encoded
 // answers are cached by request, publication state and speed watermark for up to Options.CacheTTL
 // (speed rows may change before the watermark moves); a publication or a watermark change makes
 // every cached answer stale at once. Concurrent misses of one request share one computation.

@@ -99,13 +99,15 @@ func stateKey(reqKey string, st *state) string {
 // the speed watermark and how far it lags behind now. The lag is computed per request, so cached
 // bodies do not carry it.
 func (s *Server) writeBody(w http.ResponseWriter, body []byte, st *state) {
-	w.Header().Set("Content-Type", "application/json")
-	out := make([]byte, 0, len(body)+96)
-	out = append(out, body[:len(body)-1]...)
-	out = append(out, `,"freshness":`...)
-	out = appendFreshness(out, st.watermark, s.now())
-	out = append(out, "}\n"...)
-	w.Write(out)
+	tail := make([]byte, 0, 96)
+	tail = append(tail, `,"freshness":`...)
+	tail = appendFreshness(tail, st.watermark, s.now())
+	tail = append(tail, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)-1+len(tail)))
+	w.Write(body[:len(body)-1])
+	w.Write(tail)
 }
 
 func appendFreshness(out []byte, wm, now time.Time) []byte {
