@@ -49,39 +49,64 @@ type Partition struct {
 // List returns the files of the days from..to (inclusive, midnight UTC), in path order. It fails
 // when the root has no partitions at all (a wrong --lake); a day without files is returned
 // with no files, for the caller to report.
+//
+// Globs are matched as Beam's filesystems match them: on every one of them (local, s3://, gs://)
+// '*' stays within one path segment. Object stores have no directory objects, so a glob that
+// names a partition directory (raw/dt=*) finds nothing there; and each glob is answered by
+// listing every object under its literal prefix. List therefore lists only the prefixes of the
+// requested days, and looks at the whole lake only when none of them has a file.
 func List(ctx context.Context, root string, from, to time.Time) ([]Partition, error) {
 	fs, err := filesystem.New(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("list lake %s: %w", root, err)
 	}
 	defer fs.Close()
-	found, err := fs.List(ctx, join(root, "raw", "dt=*"))
-	if err != nil {
-		return nil, fmt.Errorf("list lake %s: %w", root, err)
-	}
-	if len(found) == 0 {
-		found, err = fs.List(ctx, join(root, "raw", "dt=*", "hr=*", "*"))
-		if err != nil {
-			return nil, fmt.Errorf("list lake %s: %w", root, err)
-		}
-	}
-	if len(found) == 0 {
-		return nil, fmt.Errorf("list lake %s: %w", root, ErrNoLake)
-	}
-	var parts []Partition
+	var (
+		parts []Partition
+		files int
+	)
 	for day := from.UTC(); !day.After(to); day = day.AddDate(0, 0, 1) {
-		p := Partition{Day: day}
-		for _, ext := range []string{"*.jsonl", "*.jsonl.gz"} {
-			files, err := fs.List(ctx, join(DayDir(root, day), "hr=*", ext))
-			if err != nil {
-				return nil, fmt.Errorf("list lake %s day %s: %w", root, day.Format(time.DateOnly), err)
-			}
-			p.Files = append(p.Files, files...)
+		p, err := listDay(ctx, fs, root, day)
+		if err != nil {
+			return nil, err
 		}
-		sort.Strings(p.Files)
-		parts = append(parts, p)
+		parts, files = append(parts, p), files+len(p.Files)
+	}
+	if files == 0 {
+		if err := checkLake(ctx, fs, root); err != nil {
+			return nil, err
+		}
 	}
 	return parts, nil
+}
+
+// listDay returns the lake files of day, sorted.
+func listDay(ctx context.Context, fs filesystem.Interface, root string, day time.Time) (Partition, error) {
+	p := Partition{Day: day}
+	for _, ext := range []string{"*.jsonl", "*.jsonl.gz"} {
+		files, err := fs.List(ctx, join(DayDir(root, day), "hr=*", ext))
+		if err != nil {
+			return p, fmt.Errorf("list lake %s day %s: %w", root, day.Format(time.DateOnly), err)
+		}
+		p.Files = append(p.Files, files...)
+	}
+	sort.Strings(p.Files)
+	return p, nil
+}
+
+// checkLake returns ErrNoLake unless root holds a partition: a day directory (local
+// filesystems) or a file in an hour partition (object stores, which have no directories).
+func checkLake(ctx context.Context, fs filesystem.Interface, root string) error {
+	for _, glob := range []string{join(root, "raw", "dt=*"), join(root, "raw", "dt=*", "hr=*", "*")} {
+		found, err := fs.List(ctx, glob)
+		if err != nil {
+			return fmt.Errorf("list lake %s: %w", root, err)
+		}
+		if len(found) > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("list lake %s: %w", root, ErrNoLake)
 }
 
 // relative returns path relative to root, for record sources.

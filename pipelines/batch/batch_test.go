@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/google/go-cmp/cmp"
 
@@ -113,7 +114,12 @@ func TestBackfillMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := expected(t, cfg)
+	checkBackfill(t, cfg, rep, expected(t, cfg))
+}
+
+// checkBackfill compares what the backfill cfg published, reported and dead-lettered with want.
+func checkBackfill(t *testing.T, cfg Config, rep Report, want reference.Result) {
+	t.Helper()
 	if d := cmp.Diff(sortRows(want.Rows), sortRows(published(t, cfg))); d != "" {
 		t.Errorf("published views differ from the reference (-want +got):\n%s", d)
 	}
@@ -133,32 +139,49 @@ func normalize(c reference.Counts) reference.Counts {
 	return c
 }
 
-// deadLetterLines counts the dead letters written under dir and checks that each carries its
-// raw bytes, a reason and a source.
+// deadLetterLines counts the dead letters written under dir (any Beam filesystem path) and
+// checks that each carries its raw bytes, a reason and a source.
 func deadLetterLines(t *testing.T, dir string) int64 {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*", "*.jsonl"))
+	ctx := context.Background()
+	fs, err := filesystem.New(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	files, err := fs.List(ctx, strings.TrimSuffix(dir, "/")+"/*/*.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n int64
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := readAll(t, fs, f)
 		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 			var dl deadletter.Line
 			if err := json.Unmarshal([]byte(line), &dl); err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
-			if dl.Reason == "" || dl.Source == "" || dl.Detail == "" {
-				t.Errorf("%s: dead letter without reason, detail or source: %s", f, line)
+			if dl.Reason == "" || dl.Detail == "" || !strings.HasPrefix(dl.Source, "raw/dt=") {
+				t.Errorf("%s: dead letter without reason, detail or source relative to the lake: %s", f, line)
 			}
 			n++
 		}
 	}
 	return n
+}
+
+func readAll(t *testing.T, fs filesystem.Interface, path string) []byte {
+	t.Helper()
+	rc, err := fs.OpenRead(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return b
 }
 
 // TestRerunReplacesRun backfills the same days twice: the second run replaces the first
