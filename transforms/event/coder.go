@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"reflect"
 	"time"
 
@@ -22,7 +23,7 @@ var errShort = errors.New("event: truncated encoding")
 // and a generic schema coder costs several times more.
 
 func encodeEvent(e Event) []byte {
-	b := make([]byte, 0, 64+len(e.ID)+len(e.UserID)+len(e.URL)+len(e.UserAgent)+len(e.Text)+len(e.Raw))
+	b := make([]byte, 0, 68+len(e.ID)+len(e.UserID)+len(e.URL)+len(e.UserAgent)+len(e.Text)+len(e.Raw))
 	for _, s := range [...]string{e.ID, e.Type, e.UserID, e.URL, e.Country, e.UserAgent, e.Text, e.Category} {
 		b = appendString(b, s)
 	}
@@ -32,6 +33,7 @@ func encodeEvent(e Event) []byte {
 		flag = 1
 	}
 	b = append(b, flag)
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(e.Score))
 	return appendBytes(b, e.Raw)
 }
 
@@ -40,6 +42,7 @@ func decodeEvent(b []byte) (Event, error) {
 	e := Event{ID: d.str(), Type: d.str(), UserID: d.str(), URL: d.str(), Country: d.str(), UserAgent: d.str(), Text: d.str(), Category: d.str()}
 	e.Time = time.UnixMilli(d.varint()).UTC()
 	e.Flagged = d.byte() == 1
+	e.Score = math.Float32frombits(d.uint32())
 	e.Raw = d.bytes()
 	return e, d.err
 }
@@ -109,6 +112,16 @@ func (d *decoder) byte() byte {
 	}
 	v := d.b[0]
 	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uint32() uint32 {
+	if len(d.b) < 4 {
+		d.fail()
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
 	return v
 }
 

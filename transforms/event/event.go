@@ -44,8 +44,10 @@ type Event struct {
 	Time time.Time
 	// Category is filled by enrichment; empty before it.
 	Category string
-	// Flagged is set by ML scoring (score >= threshold); false where no model runs.
+	// Flagged is set by ML scoring (Score >= threshold); false where no model runs.
 	Flagged bool
+	// Score is the model's score in [0, 1], set by ML scoring; 0 where no model runs.
+	Score float32
 	// Raw is the record the event was parsed from; dedupe breaks ties on it.
 	Raw []byte
 }
@@ -59,10 +61,14 @@ const (
 	MissingField Reason = "missing_field"
 	UnknownType  Reason = "unknown_type"
 	BadTimestamp Reason = "bad_timestamp"
+	// ScoreFailed marks a valid event that the model could not score (the remote model failed
+	// after its last retry). Unlike the others it is dead-lettered after dedupe, so the stage
+	// that dead-letters it also takes it out of the "processed" count: it is counted once.
+	ScoreFailed Reason = "score_failed"
 )
 
 // Reasons lists every dead-letter reason.
-var Reasons = []Reason{InvalidJSON, MissingField, UnknownType, BadTimestamp}
+var Reasons = []Reason{InvalidJSON, MissingField, UnknownType, BadTimestamp, ScoreFailed}
 
 // ParseError is the error Parse returns for a record that is not a valid event.
 type ParseError struct {

@@ -64,7 +64,7 @@ func TestParse(t *testing.T) {
 
 func TestCodersRoundTrip(t *testing.T) {
 	e := Event{ID: "e", Type: "click", UserID: "u", URL: "https://x", Country: "DE", UserAgent: "ua", Text: "t\x00", Category: "c",
-		Time: time.Date(2026, 11, 21, 0, 0, 0, 1e6, time.UTC), Flagged: true, Raw: []byte("{\xff}")}
+		Time: time.Date(2026, 11, 21, 0, 0, 0, 1e6, time.UTC), Flagged: true, Score: 0.8125, Raw: []byte("{\xff}")}
 	got, err := decodeEvent(encodeEvent(e))
 	if err != nil {
 		t.Fatal(err)
