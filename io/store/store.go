@@ -103,21 +103,26 @@ func Schemes() []string {
 	return out
 }
 
-// Open opens the store at rawURL with the driver registered for its scheme.
+// Open opens the store at rawURL with the driver registered for its scheme. Its errors show the
+// URL without its password.
 func Open(ctx context.Context, rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // its message would repeat the URL, password included
+		}
+		return nil, fmt.Errorf("open store (malformed url, not shown): %w", err)
 	}
 	mu.RLock()
 	open, ok := openers[u.Scheme]
 	mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("open store %q: %w %q (registered: %s)", rawURL, ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("open store %q: %w %q (registered: %s)", u.Redacted(), ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
 	}
 	st, err := open(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
+		return nil, fmt.Errorf("open store %q: %w", u.Redacted(), err)
 	}
 	return st, nil
 }

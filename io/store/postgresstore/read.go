@@ -1,0 +1,133 @@
+package postgresstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/io/views"
+)
+
+// Queries are built only from these constants. The batch query joins publications on the day
+// of the window start, so one statement reads one consistent snapshot of published runs.
+const (
+	selectBatch = `SELECT b.view, b.key, b.window_start, b.window_end, b.metrics::text
+		FROM publications AS p JOIN batch_rows AS b ON b.day = p.day AND b.run = p.run
+		WHERE p.day >= $1 AND p.day < $2 AND b.view = $3 AND b.window_start >= $4 AND b.window_start < $5`
+	selectSpeed = `SELECT b.view, b.key, b.window_start, b.window_end, b.metrics::text
+		FROM speed_rows AS b
+		WHERE b.view = $1 AND b.window_start >= $2 AND b.window_start < $3`
+	orderBy = ` ORDER BY b.window_start, b.key`
+)
+
+// Query returns the rows of one layer that match q, ordered by window start, then key (in byte
+// order). Batch rows come only from the run published for the day of their window start.
+func (s *Store) Query(ctx context.Context, q store.Query) ([]views.Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("query", err)
+	}
+	text, args, err := querySQL(q)
+	if err != nil {
+		return nil, wrap("query", err)
+	}
+	rows, err := s.pool.Query(ctx, text, args...)
+	if err != nil {
+		return nil, wrap("query", err)
+	}
+	out, err := scanRows(rows, q.Layer)
+	return out, wrap("query", err)
+}
+
+// querySQL returns the statement and parameters of q.
+func querySQL(q store.Query) (string, []any, error) {
+	var (
+		text string
+		args []any
+	)
+	switch q.Layer {
+	case views.Batch:
+		text, args = selectBatch, []any{views.Day(q.From), q.To.UTC()}
+	case views.Speed:
+		text = selectSpeed
+	default:
+		return "", nil, fmt.Errorf("unknown layer %q", q.Layer)
+	}
+	args = append(args, q.View, q.From.UTC(), q.To.UTC())
+	if q.Key != "" {
+		args = append(args, q.Key)
+		text += fmt.Sprintf(" AND b.key = $%d", len(args))
+	}
+	return text + orderBy, args, nil
+}
+
+func scanRows(rows pgx.Rows, layer views.Layer) ([]views.Row, error) {
+	defer rows.Close()
+	var out []views.Row
+	for rows.Next() {
+		r, err := scanRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		r.Layer = layer
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanRow(rows pgx.Rows) (views.Row, error) {
+	var (
+		r       views.Row
+		metrics string
+	)
+	if err := rows.Scan(&r.View, &r.Key, &r.WindowStart, &r.WindowEnd, &metrics); err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(metrics), &r.Metrics); err != nil {
+		return r, fmt.Errorf("decode metrics of %s/%s: %w", r.View, r.Key, err)
+	}
+	r.WindowStart, r.WindowEnd = r.WindowStart.UTC(), r.WindowEnd.UTC()
+	return r, nil
+}
+
+// Publications returns the published days and their runs, ordered by day.
+func (s *Store) Publications(ctx context.Context) ([]store.Publication, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("publications", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT day, run, published_at FROM publications ORDER BY day`)
+	if err != nil {
+		return nil, wrap("publications", err)
+	}
+	defer rows.Close()
+	var out []store.Publication
+	for rows.Next() {
+		var p store.Publication
+		if err := rows.Scan(&p.Day, &p.Run, &p.PublishedAt); err != nil {
+			return nil, wrap("publications", err)
+		}
+		p.Day, p.PublishedAt = p.Day.UTC(), p.PublishedAt.UTC()
+		out = append(out, p)
+	}
+	return out, wrap("publications", rows.Err())
+}
+
+// SpeedWatermark returns the last recorded speed watermark (UTC), or the zero time if none.
+func (s *Store) SpeedWatermark(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, wrap("speed watermark", err)
+	}
+	var t time.Time
+	err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE name = $1`, speedWatermark).Scan(&t)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, wrap("speed watermark", err)
+	}
+	return t.UTC(), nil
+}

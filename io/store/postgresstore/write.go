@@ -1,0 +1,207 @@
+package postgresstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/beamline/beamline/io/views"
+)
+
+// The upserts write any number of rows in one statement: each column is bound as one array and
+// the server unnests them. A statement must not update a row twice, so callers pass rows with
+// distinct keys (see lastWins).
+const (
+	upsertBatch = `INSERT INTO batch_rows (run, view, key, window_start, window_end, day, metrics)
+		SELECT $1, v, k, ws, we, d, m::jsonb
+		FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+			AS t(v, k, ws, we, d, m)
+		ON CONFLICT (run, view, key, window_start) DO UPDATE SET
+			window_end = excluded.window_end, day = excluded.day, metrics = excluded.metrics`
+	upsertSpeed = `INSERT INTO speed_rows (view, key, window_start, window_end, metrics)
+		SELECT v, k, ws, we, m::jsonb
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[])
+			AS t(v, k, ws, we, m)
+		ON CONFLICT (view, key, window_start) DO UPDATE SET
+			window_end = excluded.window_end, metrics = excluded.metrics`
+)
+
+// errEmptyRun is returned for a batch write or publication without a run ID.
+var errEmptyRun = errors.New("empty run ID")
+
+// columns holds rows as one array per column, the statements' parameters.
+type columns struct {
+	view, key, metrics   []string
+	start, end, startDay []time.Time
+}
+
+// WriteBatch writes rows of the unpublished batch run run, in one statement. Writing the same
+// (run, view, key, window start) again replaces the row, also later in the same call. Rows must
+// pass views.Row.Validate; their Layer field is ignored.
+func (s *Store) WriteBatch(ctx context.Context, run string, rows []views.Row) error {
+	if run == "" {
+		return wrap("write batch", errEmptyRun)
+	}
+	return s.writeRows(ctx, "write batch", rows, func(c columns) (string, []any) {
+		return upsertBatch, []any{run, c.view, c.key, c.start, c.end, c.startDay, c.metrics}
+	})
+}
+
+// UpsertSpeed writes speed-layer rows in one statement; a row replaces one with the same view,
+// key and window start, also later in the same call. Rows must pass views.Row.Validate; their
+// Layer field is ignored.
+func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
+	return s.writeRows(ctx, "upsert speed", rows, func(c columns) (string, []any) {
+		return upsertSpeed, []any{c.view, c.key, c.start, c.end, c.metrics}
+	})
+}
+
+// writeRows validates rows and runs the statement that stmt returns for them.
+func (s *Store) writeRows(ctx context.Context, op string, rows []views.Row, stmt func(columns) (string, []any)) error {
+	if err := ctx.Err(); err != nil {
+		return wrap(op, err)
+	}
+	if err := validate(rows); err != nil {
+		return wrap(op, err)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	cols, err := toColumns(lastWins(rows))
+	if err != nil {
+		return wrap(op, err)
+	}
+	sql, args := stmt(cols)
+	_, err = s.pool.Exec(ctx, sql, args...)
+	return wrap(op, err)
+}
+
+func validate(rows []views.Row) error {
+	for i, r := range rows {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("rows[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// rowKey identifies a row within a layer (and a run).
+type rowKey struct {
+	view, key string
+	start     int64 // microseconds, the database's precision
+}
+
+func keyOf(r views.Row) rowKey { return rowKey{r.View, r.Key, r.WindowStart.UnixMicro()} }
+
+// lastWins returns rows without those that a later row with the same view, key and window
+// start replaces, in their original order.
+func lastWins(rows []views.Row) []views.Row {
+	last := make(map[rowKey]int, len(rows))
+	for i, r := range rows {
+		last[keyOf(r)] = i
+	}
+	if len(last) == len(rows) {
+		return rows
+	}
+	out := make([]views.Row, 0, len(last))
+	for i, r := range rows {
+		if last[keyOf(r)] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func toColumns(rows []views.Row) (columns, error) {
+	n := len(rows)
+	c := columns{view: make([]string, n), key: make([]string, n), metrics: make([]string, n),
+		start: make([]time.Time, n), end: make([]time.Time, n), startDay: make([]time.Time, n)}
+	for i, r := range rows {
+		m, err := json.Marshal(r.Metrics)
+		if err != nil {
+			return c, fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err)
+		}
+		c.view[i], c.key[i], c.metrics[i] = r.View, r.Key, string(m)
+		c.start[i], c.end[i], c.startDay[i] = r.WindowStart.UTC(), r.WindowEnd.UTC(), views.Day(r.WindowStart)
+	}
+	return c, nil
+}
+
+// publishLock keeps publishers apart (a second one waits for the first to commit) without
+// blocking readers, which take only ACCESS SHARE locks.
+const publishLock = `LOCK TABLE publications IN SHARE ROW EXCLUSIVE MODE`
+
+// Publish makes run the batch run that serves each of days in one transaction, and in the same
+// transaction deletes the rows that the runs it replaces wrote for those days; they keep their rows
+// for the days they still serve, and rows of runs never published are kept. Each day must be a
+// midnight UTC.
+func (s *Store) Publish(ctx context.Context, run string, days []time.Time) error {
+	if err := checkPublish(ctx, run, days); err != nil {
+		return wrap("publish", err)
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	return wrap("publish", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, publishLock); err != nil {
+			return err
+		}
+		for _, d := range days {
+			if err := publishDay(ctx, tx, run, d.UTC(), now); err != nil {
+				return fmt.Errorf("day %s: %w", d.Format(time.DateOnly), err)
+			}
+		}
+		return nil
+	}))
+}
+
+func checkPublish(ctx context.Context, run string, days []time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if run == "" {
+		return errEmptyRun
+	}
+	for _, d := range days {
+		if !d.Equal(views.Day(d)) {
+			return fmt.Errorf("day %s is not a midnight UTC", d.Format(time.RFC3339Nano))
+		}
+	}
+	return nil
+}
+
+// publishDay points day at run and deletes the rows of the run it replaces for that day.
+func publishDay(ctx context.Context, tx pgx.Tx, run string, day, now time.Time) error {
+	var old string
+	err := tx.QueryRow(ctx, `SELECT run FROM publications WHERE day = $1`, day).Scan(&old)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO publications (day, run, published_at) VALUES ($1, $2, $3)
+		ON CONFLICT (day) DO UPDATE SET run = excluded.run, published_at = excluded.published_at`,
+		day, run, now)
+	if err != nil || old == "" || old == run {
+		return err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM batch_rows WHERE day = $1 AND run = $2`, day, old)
+	return err
+}
+
+// speedWatermark is the meta row that holds the speed watermark.
+const speedWatermark = "speed_watermark"
+
+// SetSpeedWatermark records how far (in event time) the speed layer has processed, to the
+// microsecond.
+func (s *Store) SetSpeedWatermark(ctx context.Context, t time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("set speed watermark", err)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO meta (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, speedWatermark, t.UTC())
+	return wrap("set speed watermark", err)
+}
