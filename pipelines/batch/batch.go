@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/beamline/beamline/io/deadletter"
@@ -81,6 +82,9 @@ type Report struct {
 	DeadLettered map[string]int64
 	Views        map[string]ViewSummary
 	Elapsed      time.Duration
+	// NotRun is set when the runner only printed or saved the job (Dataflow's --dry_run or
+	// --template_location): nothing was computed or published.
+	NotRun bool
 }
 
 // ViewSummary sums a view's additive metrics over the backfilled days.
@@ -109,6 +113,9 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	start := time.Now()
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
+	}
+	if *jobopts.Async {
+		return Report{}, errors.New("--async (or --execute_async) is not supported: the batch job publishes its run only after the pipeline has succeeded, so it must wait for it")
 	}
 	st, err := store.Open(ctx, cfg.Store)
 	if err != nil {
@@ -145,6 +152,10 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	res, err := beamx.RunWithMetrics(ctx, p)
 	if err != nil {
 		return Report{}, fmt.Errorf("backfill run %s: pipeline: %w", run, err)
+	}
+	if res == nil {
+		slog.Warn("backfill: the runner did not run the pipeline (dry run or template); not publishing", "run", run)
+		return Report{Run: run, Files: len(files), NotRun: true, Elapsed: time.Since(start)}, nil
 	}
 	rep := report(res)
 	rep.Run, rep.Files = run, len(files)
@@ -212,6 +223,10 @@ func summarize(ctx context.Context, st store.Store, cfg Config) (map[string]View
 
 // Print writes the report: one line per view, then the conservation line and its details.
 func (r Report) Print(w io.Writer) {
+	if r.NotRun {
+		fmt.Fprintf(w, "run %s not run and not published: the runner only printed or saved the job (%d files)\n", r.Run, r.Files)
+		return
+	}
 	for _, spec := range views.All() {
 		vs := r.Views[spec.Name]
 		fmt.Fprintf(w, "%-18s rows=%d", spec.Name, vs.Rows)
