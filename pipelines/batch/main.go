@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +40,7 @@ var (
 	countriesFlag = flag.String("countries", "", "Comma-separated monitored countries; empty monitors all.")
 	botsFlag      = flag.String("bot_patterns", strings.Join(filter.DefaultBotPatterns, ","), "Comma-separated user-agent substrings that mark bots (case-insensitive); empty disables.")
 	blockedFlag   = flag.String("blocked_users", "", "Comma-separated user IDs whose events are filtered.")
+	cpuProfile    = flag.String("cpuprofile", "", "Write a CPU profile of the whole run (Prism included when embedded) to this file.")
 )
 
 func main() {
@@ -51,12 +53,30 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := Backfill(ctx, cfg)
-	if err != nil {
+	if err := run(ctx, cfg); err != nil {
 		slog.Error("backfill failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+func run(ctx context.Context, cfg Config) error {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := Backfill(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	rep.Print(os.Stdout)
+	return nil
 }
 
 func config() (Config, error) {

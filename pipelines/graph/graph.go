@@ -37,7 +37,7 @@ type Output struct {
 func Batch(s beam.Scope, cfg Config, raws beam.PCollection) Output {
 	s = s.Scope("graph.Batch")
 	events, dead := parse.Events(s, raws)
-	kept := dedupe.ByID(s, dedupe.DefaultTTL, filter.Apply(s, cfg.Filter, events))
+	kept := dedupe.ByID(s, filter.Apply(s, cfg.Filter, events))
 	prefixes := beam.CreateList(s, nonNil(cfg.Prefixes))
 	enriched := enrich.Categories(s, prefixes, kept)
 	return Output{Rows: aggregate.Views(s, views.Batch, enriched), DeadLetters: dead}

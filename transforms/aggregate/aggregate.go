@@ -1,31 +1,38 @@
 // Package aggregate computes the views of DESIGN.md from events, in event-time windows.
 //
-// One mechanism serves every view: each event (or, for sessions, each finished session)
-// contributes an Acc to a row key that names the view, the window start and the view's key;
-// one combine sums the contributions per row key, and one DoFn turns the sums into views.Row
-// values. The row's window is part of the row key, so a row never depends on which Beam window
-// its contributions travelled in:
+// One mechanism serves every view: each event (or, for sessions, each session) contributes an
+// Acc to a row key that names the view, the event-time window start and the view's key; one
+// combine sums the contributions per row key, and one DoFn turns the sums into views.Row
+// values.
 //
-//   - page_views, country_activity, category_activity: 1-minute event-time windows (the Beam
-//     fixed windows the streaming job triggers on);
+//   - page_views, country_activity, category_activity: 1-minute windows of event time;
 //   - sessions: per user, sessions with a 30-minute gap (a gap of more than SessionGap starts a
 //     new one); each session contributes to the 1-hour window of its first event, keyed by
-//     that event's country. The hour travels in the row key, not in a Beam window: a grouping
-//     leaves its window at the window's end (the Go SDK has no other timestamp combiner).
+//     that event's country.
 //
-// Sessions are split explicitly, in the group of one user's events, rather than by merging
-// Beam session windows: measured on Prism (v2.77), events coming out of the stateful dedupe
-// (whose timers advance the watermark in steps) were grouped into 1,795 sessions where the
-// independent reference has 1,787 — session windows were closed before the events that
-// merge them arrived. Splitting by gap inside the group gives the same sessions on every
-// runner. A streaming job can still window the points into Beam session windows before the
-// group (the split is then a no-op inside each merged window).
+// # Windows are assigned explicitly
+//
+// The window of a row is computed from the event time and carried in the row key, not taken
+// from a Beam window. Beam windows decide only when a result fires: Views groups in the
+// windowing of its input, so a batch job passes events in the global window and gets final
+// rows, and a streaming job windows its events (fixed windows with triggers, allowed
+// lateness) before calling it and upserts the rows it gets, since a row key names exactly one
+// row. Three measurements on Prism (v2.77) led here:
+//   - a grouping leaves its window at the window's end (the Go SDK has no other timestamp
+//     combiner), so a session's hour, or an event re-stamped after a batch dedupe, cannot be
+//     expressed as a Beam window without its elements being dropped as late downstream;
+//   - Beam session windows fed by a stateful dedupe (whose timers advance the watermark in
+//     steps) gave 1,795 sessions on the sample lake where the independent reference has
+//     1,787: session windows were closed before the events that merge them arrived. Sessions
+//     are split by gap inside the group of one user's events instead, the same on every runner;
+//   - one combine over all views costs one shuffle instead of one per view.
 //
 // The flagged metric counts events whose Flagged field the scoring stage set.
 package aggregate
 
 import (
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,6 +54,7 @@ const keySep = "\x1f"
 
 func init() {
 	register.Function2x0[event.Event, func(string, Acc)](minuteContributions)
+	register.DoFn2x0[event.Event, func(string, Acc)](&bundleSumFn{})
 	register.Function2x0[event.Event, func(string, point)](sessionPoint)
 	register.Function3x0[string, func(*point) bool, func(string, Acc)](summarizeSessions)
 	register.Function2x1[Acc, Acc, Acc](merge)
@@ -55,25 +63,34 @@ func init() {
 	register.Emitter2[string, point]()
 	register.Emitter1[views.Row]()
 	register.Iter1[point]()
+	register.DoFn2x0[event.Event, func(int, pointBatch)](&bucketPointsFn{})
+	register.Function3x0[int, func(*pointBatch) bool, func(string, Acc)](sessionsOfBucket)
+	register.Emitter2[int, pointBatch]()
+	register.Iter1[pointBatch]()
 }
 
-// Views computes every view from events, a PCollection<event.Event> timestamped with event time,
-// and returns a PCollection<views.Row> of the given layer, in the global window (each row
-// carries its own window).
+// Views computes every view from events, a PCollection<event.Event>, and returns a
+// PCollection<views.Row> of the given layer. It groups in the windowing of events (see the
+// package doc); each row carries its own window.
 func Views(s beam.Scope, layer views.Layer, events beam.PCollection) beam.PCollection {
 	s = s.Scope("aggregate.Views")
-	minutes := beam.WindowInto(s, window.NewFixedWindows(time.Minute), events)
-	perMinute := beam.ParDo(s, minuteContributions, minutes)
-	perSession := beam.WindowInto(s, window.NewGlobalWindows(), sessions(s, events))
-	return beam.Flatten(s, rows(s, layer, perMinute), rows(s, layer, perSession))
+	var perMinute beam.PCollection
+	if isGlobal(events) {
+		perMinute = beam.ParDo(s, &bundleSumFn{}, events)
+	} else {
+		perMinute = beam.ParDo(s, minuteContributions, events)
+	}
+	return rows(s, layer, beam.Flatten(s, perMinute, sessions(s, events)))
 }
 
-// rows sums contributions (PCollection<KV<string, Acc>>, keyed by rowKey) into view rows.
+func isGlobal(col beam.PCollection) bool {
+	return col.WindowingStrategy().Fn.Kind == window.GlobalWindows
+}
+
+// rows sums contributions (PCollection<KV<string, Acc>>, keyed by row key) into view rows.
 func rows(s beam.Scope, layer views.Layer, contributions beam.PCollection) beam.PCollection {
 	sums := beam.CombinePerKey(s, merge, contributions)
-	rows := beam.ParDo(s, &toRowFn{Layer: string(layer)}, sums)
-	// A row carries its own window; the global window lets rows of every view flow into one sink.
-	return beam.WindowInto(s, window.NewGlobalWindows(), rows)
+	return beam.ParDo(s, &toRowFn{Layer: string(layer)}, sums)
 }
 
 // Metric positions in Acc.Counts, in the order of views.Spec.Metrics.
@@ -116,6 +133,35 @@ func minuteContributions(e event.Event, emit func(string, Acc)) {
 	emit(rowKey(views.CategoryActivity, minute, e.Category), Acc{Counts: []int64{1, flagged}})
 }
 
+// bundleSumFn sums the minute contributions of a whole bundle in memory and emits them when
+// the bundle finishes. Only for input in the global window (a bounded pipeline): the sums are
+// emitted in the global window. The SDK's own combiner lifting keeps at most 2,000 keys per
+// bundle and evicts at random, which on 300k events with ~60k distinct row keys combined
+// almost nothing; this cut the aggregation's shuffle to one element per row key and bundle.
+type bundleSumFn struct {
+	sums map[string]Acc
+}
+
+func (f *bundleSumFn) StartBundle(_ func(string, Acc)) {
+	f.sums = map[string]Acc{}
+}
+
+func (f *bundleSumFn) ProcessElement(e event.Event, _ func(string, Acc)) {
+	minuteContributions(e, func(key string, acc Acc) {
+		if old, ok := f.sums[key]; ok {
+			acc = merge(old, acc)
+		}
+		f.sums[key] = acc
+	})
+}
+
+func (f *bundleSumFn) FinishBundle(emit func(string, Acc)) {
+	for k, acc := range f.sums {
+		emit(k, acc)
+	}
+	f.sums = nil
+}
+
 // point is what sessionization needs of an event.
 type point struct {
 	TimeMs  int64
@@ -127,21 +173,31 @@ func sessionPoint(e event.Event, emit func(string, point)) {
 	emit(e.UserID, point{TimeMs: e.Time.UnixMilli(), ID: e.ID, Country: e.Country})
 }
 
-// sessions returns one contribution per session, PCollection<KV<string, Acc>>.
+// sessions returns one contribution per session, PCollection<KV<string, Acc>>. In the global
+// window, points travel in batches per hash bucket of the user (see bucketPointsFn).
 func sessions(s beam.Scope, events beam.PCollection) beam.PCollection {
 	s = s.Scope("sessions")
+	if isGlobal(events) {
+		grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketPointsFn{}, events))
+		return beam.ParDo(s, sessionsOfBucket, grouped)
+	}
 	points := beam.ParDo(s, sessionPoint, events)
 	return beam.ParDo(s, summarizeSessions, beam.GroupByKey(s, points))
 }
 
-// summarizeSessions splits the events of one user into sessions and emits one contribution
-// per session. A session's first event is the earliest, ties broken by the smallest event ID.
+// summarizeSessions emits the sessions of one user.
 func summarizeSessions(_ string, points func(*point) bool, emit func(string, Acc)) {
 	var all []point
 	var p point
 	for points(&p) {
 		all = append(all, p)
 	}
+	splitSessions(all, emit)
+}
+
+// splitSessions splits the events of one user into sessions and emits one contribution per
+// session. A session's first event is the earliest, ties broken by the smallest event ID.
+func splitSessions(all []point, emit func(string, Acc)) {
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].TimeMs != all[j].TimeMs {
 			return all[i].TimeMs < all[j].TimeMs
@@ -159,6 +215,59 @@ func summarizeSessions(_ string, points func(*point) bool, emit func(string, Acc
 		hour := time.UnixMilli(first.TimeMs).UTC().Truncate(time.Hour)
 		emit(rowKey(views.Sessions, hour, first.Country), acc)
 		start = i
+	}
+}
+
+// userBuckets is how many groups the batch sessionization spreads users over.
+const userBuckets = 256
+
+// pointBatch is the session points of several users, travelling as one element.
+type pointBatch struct {
+	Users  []string
+	Points []point
+}
+
+// bucketPointsFn collects the session points of a bundle into one batch per bucket of the user.
+// Prism's cost is per element, so one element per bucket and bundle instead of one per event.
+type bucketPointsFn struct {
+	batches map[int]*pointBatch
+}
+
+func (f *bucketPointsFn) StartBundle(_ func(int, pointBatch)) {
+	f.batches = map[int]*pointBatch{}
+}
+
+func (f *bucketPointsFn) ProcessElement(e event.Event, _ func(int, pointBatch)) {
+	h := fnv.New32a()
+	h.Write([]byte(e.UserID))
+	k := int(h.Sum32() % userBuckets)
+	b, ok := f.batches[k]
+	if !ok {
+		b = &pointBatch{}
+		f.batches[k] = b
+	}
+	b.Users = append(b.Users, e.UserID)
+	b.Points = append(b.Points, point{TimeMs: e.Time.UnixMilli(), ID: e.ID, Country: e.Country})
+}
+
+func (f *bucketPointsFn) FinishBundle(emit func(int, pointBatch)) {
+	for k, b := range f.batches {
+		emit(k, *b)
+	}
+	f.batches = nil
+}
+
+// sessionsOfBucket emits the sessions of every user of one bucket.
+func sessionsOfBucket(_ int, batches func(*pointBatch) bool, emit func(string, Acc)) {
+	byUser := map[string][]point{}
+	var b pointBatch
+	for batches(&b) {
+		for i, u := range b.Users {
+			byUser[u] = append(byUser[u], b.Points[i])
+		}
+	}
+	for _, points := range byUser {
+		splitSessions(points, emit)
 	}
 }
 

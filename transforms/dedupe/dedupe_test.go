@@ -37,23 +37,29 @@ func TestByID(t *testing.T) {
 		{name: "earliest copy wins", in: []event.Event{ev("a", time.Hour, "1"), ev("a", 0, "2"), ev("a", 48*time.Hour, "0")}, want: []event.Event{ev("a", 0, "2")}, duplicates: 2},
 		{name: "time ties go to the smallest raw record", in: []event.Event{ev("a", 0, "b"), ev("a", 0, "a"), ev("a", 0, "c")}, want: []event.Event{ev("a", 0, "a")}, duplicates: 2},
 	}
+	forms := map[string]func(beam.Scope, beam.PCollection) beam.PCollection{
+		"ByID":     ByID,
+		"Stateful": func(s beam.Scope, events beam.PCollection) beam.PCollection { return Stateful(s, DefaultTTL, events) },
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, s := beam.NewPipelineWithRoot()
-			events := beam.ParDo(s, stamp, beam.CreateList(s, tt.in))
-			beamtest.Equal(s, ByID(s, DefaultTTL, events), tt.want)
-			res, err := ptest.RunWithMetrics(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := beamtest.Counters(res, "beamline")
-			want := map[string]int64{"processed": int64(len(tt.want))}
-			if tt.duplicates > 0 {
-				want["duplicates"] = tt.duplicates // counters never incremented are not reported
-			}
-			if d := cmp.Diff(want, got); d != "" {
-				t.Errorf("counters (-want +got):\n%s", d)
-			}
-		})
+		for form, dedupe := range forms {
+			t.Run(form+"/"+tt.name, func(t *testing.T) {
+				p, s := beam.NewPipelineWithRoot()
+				events := beam.ParDo(s, stamp, beam.CreateList(s, tt.in))
+				beamtest.Equal(s, dedupe(s, events), tt.want)
+				res, err := ptest.RunWithMetrics(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := beamtest.Counters(res, "beamline")
+				want := map[string]int64{"processed": int64(len(tt.want))}
+				if tt.duplicates > 0 {
+					want["duplicates"] = tt.duplicates // counters never incremented are not reported
+				}
+				if d := cmp.Diff(want, got); d != "" {
+					t.Errorf("counters (-want +got):\n%s", d)
+				}
+			})
+		}
 	}
 }

@@ -156,3 +156,44 @@ func (d *decoder) fail() {
 	}
 	d.b = nil
 }
+
+// Batch is a group of events that travels as one element. Batch pipelines shuffle batches
+// rather than single events where they can: Prism's cost is per element.
+type Batch struct {
+	Events []Event
+}
+
+func init() {
+	beam.RegisterCoder(reflect.TypeOf((*Batch)(nil)).Elem(), encodeBatch, decodeBatch)
+}
+
+func encodeBatch(b Batch) []byte {
+	out := binary.AppendUvarint(nil, uint64(len(b.Events)))
+	for _, e := range b.Events {
+		out = appendBytes(out, encodeEvent(e))
+	}
+	return out
+}
+
+func decodeBatch(b []byte) (Batch, error) {
+	d := decoder{b: b}
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(b)) {
+		return Batch{}, errShort
+	}
+	out := Batch{Events: make([]Event, 0, n)}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		k := d.uvarint()
+		if d.err != nil || uint64(len(d.b)) < k {
+			d.fail()
+			break
+		}
+		e, err := decodeEvent(d.b[:k])
+		if err != nil {
+			return Batch{}, err
+		}
+		out.Events = append(out.Events, e)
+		d.b = d.b[k:]
+	}
+	return out, d.err
+}

@@ -128,3 +128,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestBatchCoderRoundTrip(t *testing.T) {
+	b := Batch{Events: []Event{{ID: "a", Time: time.UnixMilli(5).UTC()}, {ID: "b", Raw: []byte("r"), Time: time.UnixMilli(7).UTC()}}}
+	got, err := decodeBatch(encodeBatch(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(b, got); d != "" {
+		t.Errorf("batch round trip (-want +got):\n%s", d)
+	}
+	if _, err := decodeBatch(encodeBatch(b)[:4]); err == nil {
+		t.Error("truncated batch: no error")
+	}
+}
