@@ -30,25 +30,46 @@ type visit struct {
 }
 
 // countryStats are the country_activity metrics of one window.
-type countryStats struct{ events, pageviews, clicks, posts int64 }
+type countryStats struct{ events, pageviews, clicks, posts, flagged int64 }
+
+// categoryStats are the category_activity metrics of one window.
+type categoryStats struct{ events, flagged int64 }
+
+// flagger returns whether an event is flagged: a post that flagged flags.
+func flagger(flagged func(text, userAgent, url string) bool) func(*event) bool {
+	return func(ev *event) bool {
+		return flagged != nil && ev.typ == typePost && flagged(ev.text, ev.userAgent, ev.url)
+	}
+}
 
 // sessionStats are the sessions metrics of one window.
 type sessionStats struct{ sessions, events, durationS int64 }
 
 // aggregate computes the rows of every view over the kept events.
-func aggregate(kept map[string]*event, cat *categorizer) []views.Row {
+func aggregate(kept map[string]*event, cat *categorizer, isFlagged func(*event) bool) []views.Row {
 	n := len(kept)
 	pages := make(map[window]*pageStats, n)
 	visits := make(map[visit]bool, n)
 	countries := make(map[window]*countryStats, n/8)
-	categories := make(map[window]int64, n/8)
+	categories := make(map[window]*categoryStats, n/8)
 	byUser := make(map[string][]*event, n/8)
 	for _, ev := range kept {
 		if ev.typ == typePageview {
 			addPageview(pages, visits, ev)
 		}
-		addCountry(countries, ev)
-		categories[windowOf(cat.category(ev.url), ev.time, time.Minute)]++
+		flagged := int64(0)
+		if isFlagged(ev) {
+			flagged = 1
+		}
+		addCountry(countries, ev, flagged)
+		w := windowOf(cat.category(ev.url), ev.time, time.Minute)
+		c := categories[w]
+		if c == nil {
+			c = &categoryStats{}
+			categories[w] = c
+		}
+		c.events++
+		c.flagged += flagged
 		byUser[ev.user] = append(byUser[ev.user], ev)
 	}
 	sessions := map[window]*sessionStats{}
@@ -64,11 +85,11 @@ func aggregate(kept map[string]*event, cat *categorizer) []views.Row {
 	for w, s := range countries {
 		rows = append(rows, row(views.CountryActivity, w, time.Minute, map[string]int64{
 			views.MetricEvents: s.events, views.MetricPageviews: s.pageviews, views.MetricClicks: s.clicks,
-			views.MetricPosts: s.posts, views.MetricFlagged: 0}))
+			views.MetricPosts: s.posts, views.MetricFlagged: s.flagged}))
 	}
-	for w, events := range categories {
+	for w, s := range categories {
 		rows = append(rows, row(views.CategoryActivity, w, time.Minute, map[string]int64{
-			views.MetricEvents: events, views.MetricFlagged: 0}))
+			views.MetricEvents: s.events, views.MetricFlagged: s.flagged}))
 	}
 	for w, s := range sessions {
 		rows = append(rows, row(views.Sessions, w, time.Hour, map[string]int64{
@@ -92,7 +113,7 @@ func addPageview(pages map[window]*pageStats, visits map[visit]bool, ev *event) 
 	}
 }
 
-func addCountry(countries map[window]*countryStats, ev *event) {
+func addCountry(countries map[window]*countryStats, ev *event, flagged int64) {
 	w := windowOf(ev.country, ev.time, time.Minute)
 	s := countries[w]
 	if s == nil {
@@ -100,6 +121,7 @@ func addCountry(countries map[window]*countryStats, ev *event) {
 		countries[w] = s
 	}
 	s.events++
+	s.flagged += flagged
 	switch ev.typ {
 	case typePageview:
 		s.pageviews++

@@ -10,7 +10,7 @@ import (
 
 // event is a parsed, normalised event.
 type event struct {
-	id, typ, user, url, country, userAgent string
+	id, typ, user, url, country, userAgent, text string
 	// time is the event time in UTC, truncated to the millisecond.
 	time time.Time
 	// raw is the record's bytes, for the dedupe tie-break.
@@ -51,7 +51,7 @@ func parse(raw []byte) (*event, string) {
 	}
 	return &event{
 		id: f.eventID, typ: f.typ, user: f.userID, url: f.url, country: country,
-		userAgent: f.userAgent, time: ts.UTC().Truncate(time.Millisecond), raw: raw,
+		userAgent: f.userAgent, text: f.text, time: ts.UTC().Truncate(time.Millisecond), raw: raw,
 	}, ""
 }
 

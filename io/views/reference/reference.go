@@ -33,6 +33,8 @@
 //     "blocked_user".
 //  4. Dedupe by event_id: the earliest event time wins, ties go to the smallest raw bytes.
 //  5. Enrich: the category of the longest URL prefix in Config.Categories, else "unknown".
+//  6. Score: a post is flagged when Config.Flagged says so (see ReadModel for the embedded
+//     model); other events never are.
 //
 // The kept events make the four views of package views (see Compute), all with layer "batch".
 package reference
@@ -64,6 +66,9 @@ type Config struct {
 	BotPatterns []string
 	// BlockedUsers lists user IDs whose events are filtered.
 	BlockedUsers []string
+	// Flagged says whether the model flags a post, from its text, user agent and URL; only
+	// posts are scored. Nil flags nothing. ReadModel gives one from the embedded model's file.
+	Flagged func(text, userAgent, url string) bool
 }
 
 // DefaultBotPatterns are the bot patterns that the jobs use by default.
@@ -122,8 +127,8 @@ const (
 //
 //   - page_views: pageviews per url and minute; views, visitors (distinct user_id).
 //   - country_activity: events per country and minute; events, pageviews, clicks, posts,
-//     flagged (always 0: nothing is scored yet).
-//   - category_activity: events per category and minute; events, flagged (0).
+//     flagged (posts that Config.Flagged flags).
+//   - category_activity: events per category and minute; events, flagged.
 //   - sessions: per user_id, events in event-time order (ties by event_id) are one session while
 //     gaps are at most 30 minutes. A session counts in the hour and the country of its first
 //     event; sessions, events, duration_s (sum of last minus first event time, whole seconds).
@@ -152,5 +157,5 @@ func Compute(cfg Config, recs []Record) Result {
 		kept[ev.id] = ev
 	}
 	counts.Processed = int64(len(kept))
-	return Result{Rows: aggregate(kept, newCategorizer(cfg.Categories)), Counts: counts}
+	return Result{Rows: aggregate(kept, newCategorizer(cfg.Categories), flagger(cfg.Flagged)), Counts: counts}
 }
