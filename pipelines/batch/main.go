@@ -76,7 +76,17 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	rep.Print(os.Stdout)
+	fmt.Printf("peak RSS %d MiB\n", peakRSS()>>20)
 	return nil
+}
+
+// peakRSS returns the process's peak resident set in bytes (Prism included when embedded).
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss << 10 // Linux reports KiB
 }
 
 func config() (Config, error) {

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/beamline/beamline/io/generator"
+	"github.com/beamline/beamline/io/lake"
+)
+
+// writeLake writes n generated records into a lake under dir, one file per event-time hour.
+func writeLake(t *testing.T, dir string, cfg generator.Config, n int) {
+	t.Helper()
+	files := map[string]*bytes.Buffer{}
+	g := generator.New(cfg)
+	for i := 0; i < n; i++ {
+		rec := g.Next()
+		path := filepath.Join(lake.HourDir(dir, rec.EventTime), "part-0.jsonl")
+		if files[path] == nil {
+			files[path] = &bytes.Buffer{}
+		}
+		files[path].Write(append(rec.Raw, '\n'))
+	}
+	for path, b := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestGeneratedLakeWithGarbage backfills a generated lake where 10% of the records are garbage
+// (and some are duplicates, late or bots) and checks conservation and every view against the
+// reference.
+func TestGeneratedLakeWithGarbage(t *testing.T) {
+	cfg := sampleConfig(t)
+	cfg.Lake = filepath.Join(t.TempDir(), "lake")
+	writeLake(t, cfg.Lake, generator.Config{Seed: 42, Start: day1, EventsPerSecond: 0.25, Users: 300,
+		DupFraction: 0.05, LateFraction: 0.05, BadFraction: 0.10, BotFraction: 0.03}, 20000)
+	rep, err := Backfill(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Lost() != 0 {
+		t.Errorf("conservation: %d of %d records unaccounted for", rep.Lost(), rep.Read)
+	}
+	if got, want := float64(sum(rep.DeadLettered))/float64(rep.Read), 0.10; got < want*0.8 || got > want*1.2 {
+		t.Errorf("dead-lettered %.3f of the records, generator made %.2f garbage", got, want)
+	}
+	want := expected(t, cfg)
+	if d := cmp.Diff(normalize(want.Counts), countsOf(rep)); d != "" {
+		t.Errorf("counts differ from the reference (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(sortRows(want.Rows), sortRows(published(t, cfg))); d != "" {
+		t.Errorf("published views differ from the reference (-want +got):\n%s", d)
+	}
+	t.Logf("read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d",
+		rep.Read, rep.Processed, sum(rep.Filtered), rep.Duplicates, sum(rep.DeadLettered))
+}

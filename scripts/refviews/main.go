@@ -1,0 +1,81 @@
+// Command refviews computes the views of a lake with the plain-Go reference (package
+// io/views/reference), single-threaded, and prints the counts, the time it took and its peak
+// RSS: the baseline that scripts/bench-batch.sh compares the batch job with.
+//
+//	go run ./scripts/refviews --lake=DIR --from=2026-11-20 --to=2026-11-20
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/beamline/beamline/io/views/reference"
+)
+
+func main() {
+	lake := flag.String("lake", "", "lake directory (required)")
+	from := flag.String("from", "", "first day, YYYY-MM-DD")
+	to := flag.String("to", "", "last day, inclusive, YYYY-MM-DD")
+	categories := flag.String("reference", "", "url_prefix,category CSV (optional)")
+	flag.Parse()
+	if err := run(*lake, *from, *to, *categories); err != nil {
+		fmt.Fprintln(os.Stderr, "refviews:", err)
+		os.Exit(1)
+	}
+}
+
+func run(lake, from, to, categories string) error {
+	if lake == "" {
+		return fmt.Errorf("--lake is required")
+	}
+	f, err := time.Parse(time.DateOnly, from)
+	if err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	t, err := time.Parse(time.DateOnly, to)
+	if err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	start := time.Now()
+	cats := map[string]string{}
+	if categories != "" {
+		if cats, err = reference.ReadCategories(categories); err != nil {
+			return err
+		}
+	}
+	recs, err := reference.ReadLake(lake, f, t)
+	if err != nil {
+		return err
+	}
+	res := reference.Compute(reference.Config{From: f, To: t, Categories: cats, BotPatterns: reference.DefaultBotPatterns}, recs)
+	elapsed := time.Since(start)
+	c := res.Counts
+	fmt.Printf("read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d\n", c.Read, c.Processed, total(c.Filtered), c.Duplicates, total(c.DeadLettered))
+	views := map[string]int{}
+	for _, r := range res.Rows {
+		views[r.View]++
+	}
+	var parts []string
+	for v, n := range views {
+		parts = append(parts, fmt.Sprintf("%s=%d", v, n))
+	}
+	fmt.Printf("rows %s\n", strings.Join(parts, " "))
+	fmt.Printf("reference: %d records in %s (%.0f events/s)\n", c.Read, elapsed.Round(time.Millisecond), float64(c.Read)/elapsed.Seconds())
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		fmt.Printf("peak RSS %d MiB\n", ru.Maxrss>>10)
+	}
+	return nil
+}
+
+func total(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
