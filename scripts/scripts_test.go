@@ -1,0 +1,297 @@
+// Tests of the job scripts (backfill.sh, submit-dataflow.sh, submit-flink.sh): they run them as
+// an operator would, with a batch binary built once, against the sample lake, a SQLite store, an
+// offline Dataflow dry run and an in-process Prism job server (the Flink job API).
+package scripts_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+
+	"github.com/beamline/beamline/io/store"
+	_ "github.com/beamline/beamline/io/store/sqlitestore"
+)
+
+const (
+	sampleLake = "../testdata/lake"
+	categories = "../testdata/reference/categories.csv"
+)
+
+var built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// batchBinary builds pipelines/batch once per test process.
+func batchBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "beamline-scripts-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.path = filepath.Join(dir, "batch")
+		out, err := exec.Command("go", "build", "-o", built.path, "../pipelines/batch").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.path
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// script runs scripts/name with args and env added to an environment without BEAMLINE_ settings
+// or Google credentials, within timeout.
+func script(t *testing.T, timeout time.Duration, env []string, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{name}, args...)...)
+	cmd.Env = append(cleanEnv(t), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: timed out after %s\nstderr:\n%s", name, strings.Join(args, " "), timeout, errb.String())
+	}
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func cleanEnv(t *testing.T) []string {
+	home := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "BEAMLINE_") || name == "GOOGLE_APPLICATION_CREDENTIALS" ||
+			name == "GCE_METADATA_HOST" || name == "CLOUDSDK_CONFIG" || name == "HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "HOME="+home, "CLOUDSDK_CONFIG="+home)
+}
+
+func TestHelp(t *testing.T) {
+	for _, name := range []string{"backfill.sh", "submit-dataflow.sh", "submit-flink.sh"} {
+		r := script(t, 10*time.Second, nil, name, "--help")
+		if r.code != 0 || !strings.Contains(r.stdout, "usage: scripts/"+name) {
+			t.Errorf("%s --help: exit %d, stdout:\n%s", name, r.code, r.stdout)
+		}
+	}
+}
+
+// publishedRuns returns the run serving each published day of the store at url.
+func publishedRuns(t *testing.T, url string) map[string]string {
+	t.Helper()
+	st, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pubs, err := st.Publications(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range pubs {
+		out[p.Day.Format(time.DateOnly)] = p.Run
+	}
+	return out
+}
+
+// backfillEnv sets backfill.sh's settings through the environment, as cron would.
+func backfillEnv(t *testing.T) (env []string, storeURL string) {
+	dir := t.TempDir()
+	storeURL = "sqlite://" + filepath.Join(dir, "views.db")
+	return []string{"BEAMLINE_LAKE=" + sampleLake, "BEAMLINE_STORE=" + storeURL,
+		"BEAMLINE_DEADLETTER=" + filepath.Join(dir, "dead"), "BEAMLINE_REFERENCE=" + categories,
+		"BEAMLINE_BATCH_BIN=" + batchBinary(t)}, storeURL
+}
+
+func TestBackfillDayByDay(t *testing.T) {
+	env, storeURL := backfillEnv(t)
+	r := script(t, 2*time.Minute, env, "backfill.sh", "--from=2026-11-20", "--to", "2026-11-21")
+	if r.code != 0 {
+		t.Fatalf("backfill.sh: exit %d\n%s", r.code, r.stderr)
+	}
+	runs := publishedRuns(t, storeURL)
+	if len(runs) != 2 || runs["2026-11-20"] == runs["2026-11-21"] {
+		t.Errorf("published %v, want 2026-11-20 and 2026-11-21, each by its own run", runs)
+	}
+	if n := strings.Count(r.stdout, "\nread "); n != 2 {
+		t.Errorf("%d conservation lines in the output, want one per day:\n%s", n, r.stdout)
+	}
+}
+
+func TestBackfillRange(t *testing.T) {
+	env, storeURL := backfillEnv(t)
+	r := script(t, 2*time.Minute, env, "backfill.sh", "--from=2026-11-20", "--to=2026-11-21", "--range")
+	if r.code != 0 {
+		t.Fatalf("backfill.sh --range: exit %d\n%s", r.code, r.stderr)
+	}
+	if runs := publishedRuns(t, storeURL); len(runs) != 2 || runs["2026-11-20"] != runs["2026-11-21"] {
+		t.Errorf("published %v, want both days by one run", runs)
+	}
+}
+
+// TestBackfillSaysWhichDayFailed backfills a range whose last days have no data: it goes on
+// with --keep_going, publishes the good day, exits non-zero and names each failed day and why.
+func TestBackfillSaysWhichDayFailed(t *testing.T) {
+	env, storeURL := backfillEnv(t)
+	r := script(t, 2*time.Minute, env, "backfill.sh", "--from=2026-11-21", "--to=2026-11-23", "--keep_going")
+	if r.code == 0 {
+		t.Fatal("backfill.sh over days without data: exit 0, want a failure")
+	}
+	for _, want := range []string{
+		"FAILED day 2026-11-22", "no files under ../testdata/lake/raw/dt=2026-11-22",
+		"FAILED day 2026-11-23", "failed: 2026-11-22 2026-11-23 (of days 2026-11-21..2026-11-23)",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
+		}
+	}
+	if runs := publishedRuns(t, storeURL); len(runs) != 1 || runs["2026-11-21"] == "" {
+		t.Errorf("published %v, want only 2026-11-21", runs)
+	}
+}
+
+// TestBackfillDefaultsToYesterday runs without --from: it backfills yesterday (UTC), which
+// either is in the sample lake (and is published) or is not (and fails, named).
+func TestBackfillDefaultsToYesterday(t *testing.T) {
+	env, _ := backfillEnv(t)
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	r := script(t, time.Minute, env, "backfill.sh")
+	want := "FAILED day " + yesterday
+	if r.code == 0 {
+		want = "published day " + yesterday
+	}
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("backfill.sh without --from: exit %d, want it to say %q:\n%s", r.code, want, r.stderr)
+	}
+}
+
+func TestBackfillUsageErrors(t *testing.T) {
+	env, _ := backfillEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from=2026-11-21", "--to=2026-11-20"}, "--from 2026-11-21 is after --to 2026-11-20"},
+		{[]string{"--from=2026-13-01"}, "--from=2026-13-01 is not a day"},
+		{[]string{"--lake"}, "--lake needs a value"},
+		{[]string{"--bogus=1"}, "unknown option --bogus"},
+	} {
+		r := script(t, 10*time.Second, env, "backfill.sh", tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("backfill.sh %v: exit %d, stderr %q; want exit 2 saying %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// TestSubmitDataflowDryRun submits the batch job with the script's defaults and --dry_run, and
+// checks the printed job.
+func TestSubmitDataflowDryRun(t *testing.T) {
+	env, _ := backfillEnv(t)
+	env = append(env, "BEAMLINE_BIN="+batchBinary(t), "BEAMLINE_PROJECT=beamline-test", "BEAMLINE_REGION=europe-west1",
+		"BEAMLINE_STAGING=gs://beamline-test-bucket/staging", "BEAMLINE_FROM=2026-11-20", "BEAMLINE_TO=2026-11-20",
+		"BEAMLINE_DEADLETTER=gs://beamline-test-bucket/dead")
+	r := script(t, 2*time.Minute, env, "submit-dataflow.sh", "batch", "--dry_run", "--", "--labels={\"team\":\"data\"}")
+	if r.code != 0 {
+		t.Fatalf("submit-dataflow.sh: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{`\"type\": \"JOB_TYPE_BATCH\"`, `\"name\": \"beamline-batch\"`,
+		`\"machineType\": \"n2-standard-4\"`, `\"algorithm\": \"AUTOSCALING_ALGORITHM_BASIC\"`,
+		`\"maxNumWorkers\": 20`, `\"team\": \"data\"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("the printed job lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestSubmitUsageErrors(t *testing.T) {
+	base := []string{"BEAMLINE_BIN=/bin/true", "BEAMLINE_PROJECT=p", "BEAMLINE_REGION=r", "BEAMLINE_STAGING=gs://b/s"}
+	for _, tc := range []struct {
+		script string
+		args   []string
+		want   string
+	}{
+		{"submit-dataflow.sh", []string{"batch", "--gpu=nvidia-tesla-t4"}, "only --stage=score may ask for GPUs"},
+		{"submit-dataflow.sh", []string{"streaming", "--stage=aggregate", "--gpu=nvidia-l4"}, "only --stage=score may ask for GPUs"},
+		{"submit-dataflow.sh", []string{"streaming", "--stage=enrich"}, "want all, ingest, score or aggregate"},
+		{"submit-dataflow.sh", []string{"batch", "--update"}, "--update, --drain and --cancel are for streaming jobs"},
+		{"submit-dataflow.sh", []string{"batch", "--staging_location=/tmp/x"}, "must be a gs:// path"},
+		{"submit-dataflow.sh", []string{"wordcount"}, "first argument: batch or streaming"},
+		{"submit-flink.sh", []string{"batch"}, "--endpoint (BEAMLINE_FLINK_ENDPOINT) is required"},
+		{"submit-flink.sh", []string{"streaming", "--endpoint=h:1", "--stage=ingest", "--gpu=t4"}, "only --stage=score may ask for GPUs"},
+	} {
+		r := script(t, 10*time.Second, base, tc.script, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s %v: exit %d, stderr %q; want exit 2 saying %q", tc.script, tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// TestSubmitFlinkToJobServer submits the batch job with submit-flink.sh to Prism's job server
+// (the job API of Flink's), started in this process, with LOOPBACK workers.
+func TestSubmitFlinkToJobServer(t *testing.T) {
+	env, storeURL := backfillEnv(t)
+	env = append(env, "BEAMLINE_BIN="+batchBinary(t), "BEAMLINE_FROM=2026-11-20", "BEAMLINE_TO=2026-11-21")
+	r := script(t, 3*time.Minute, env, "submit-flink.sh", "batch", "--endpoint="+startJobServer(t),
+		"--environment_type=loopback")
+	if r.code != 0 {
+		t.Fatalf("submit-flink.sh: exit %d\n%s", r.code, r.stderr)
+	}
+	if !regexp.MustCompile(`(?m)^read \d+, processed \d+`).MatchString(r.stdout) {
+		t.Errorf("no conservation line in the output:\n%s", r.stdout)
+	}
+	if runs := publishedRuns(t, storeURL); len(runs) != 2 {
+		t.Errorf("published %v, want 2 days", runs)
+	}
+}
+
+// startJobServer starts Prism's job server in this process on a free port and returns its
+// endpoint; it runs until the test process exits.
+func startJobServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := prism.CreateJobServer(ctx, prism.Options{Port: port}); err != nil {
+		t.Fatalf("start the prism job server on port %d: %v", port, err)
+	}
+	return fmt.Sprintf("localhost:%d", port)
+}
