@@ -23,6 +23,7 @@ import (
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
+	"github.com/beamline/beamline/transforms/score"
 )
 
 // Config is one backfill: which days of which lake, and where the results go.
@@ -35,6 +36,10 @@ type Config struct {
 	Countries  []string
 	Bots       []string
 	Blocked    []string
+	// Model is the ML model URL (score.ParseURL); empty: nothing is scored and flagged stays 0.
+	Model string
+	// ScoreThreshold flags events whose score is at least this; 0 means score.DefaultThreshold.
+	ScoreThreshold float64
 }
 
 // Validate checks what can be checked without touching any system.
@@ -54,7 +59,16 @@ func (c Config) Validate() error {
 	} else if c.From.After(c.To) {
 		errs = append(errs, fmt.Errorf("--from %s is after --to %s: --to is the last day to backfill, inclusive", day(c.From), day(c.To)))
 	}
+	if c.Model != "" {
+		if err := c.score().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("--model/--score_threshold: %w", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+func (c Config) score() score.Config {
+	return score.Config{Model: c.Model, Threshold: c.ScoreThreshold}
 }
 
 func (c Config) days() []time.Time {
@@ -144,6 +158,12 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	} else {
 		slog.Warn("backfill: no --reference given: every category is unknown")
 	}
+	if cfg.Model != "" {
+		// Fails fast on a model that cannot be loaded; workers in this process (Prism) reuse it.
+		if _, err := score.Load(ctx, cfg.Model); err != nil {
+			return Report{}, fmt.Errorf("backfill: --model: %w", err)
+		}
+	}
 	run := store.NewRunID(time.Now())
 	slog.Info("backfill: starting", "run", run, "from", day(cfg.From), "to", day(cfg.To), "days", len(parts), "files", len(files))
 
@@ -176,7 +196,7 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 // dead-letter sink.
 func Build(s beam.Scope, cfg Config, run string, prefixes []enrich.Prefix, files []string) {
 	raws := lake.Read(s, cfg.Lake, files)
-	out := graph.Batch(s, graph.Config{Filter: cfg.filter(), Prefixes: prefixes}, raws)
+	out := graph.Batch(s, graph.Config{Filter: cfg.filter(), Prefixes: prefixes, Score: cfg.score()}, raws)
 	storeio.WriteBatch(s, cfg.Store, run, out.Rows)
 	deadletter.Write(s, cfg.DeadLetter, run, out.DeadLetters)
 }

@@ -32,6 +32,8 @@ var (
 const (
 	sampleLake = "../../testdata/lake"
 	categories = "../../testdata/reference/categories.csv"
+	// modelFile is the embedded spam model: every test that scores uses it, embedded or served.
+	modelFile = "../../testdata/model/spam.json"
 )
 
 // sampleConfig backfills the committed two-day lake into a fresh store.
@@ -41,7 +43,7 @@ func sampleConfig(t *testing.T) Config {
 	return Config{
 		Lake: sampleLake, From: day1, To: day2, Store: "sqlite://" + filepath.Join(dir, "views.db"),
 		DeadLetter: filepath.Join(dir, "deadletter"), Reference: categories,
-		Bots: reference.DefaultBotPatterns, Blocked: []string{"u-blocked"},
+		Bots: reference.DefaultBotPatterns, Blocked: []string{"u-blocked"}, Model: "logreg://" + modelFile,
 	}
 }
 
@@ -59,7 +61,25 @@ func expected(t *testing.T, cfg Config) reference.Result {
 		}
 	}
 	return reference.Compute(reference.Config{From: cfg.From, To: cfg.To, Categories: cats,
-		Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked}, recs)
+		Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked, Flagged: flagged(t, cfg)}, recs)
+}
+
+// flagged is the reference's own scoring of the model file when cfg scores (every test model is
+// modelFile), at cfg's threshold.
+func flagged(t *testing.T, cfg Config) func(text, userAgent, url string) bool {
+	t.Helper()
+	if cfg.Model == "" {
+		return nil
+	}
+	m, err := reference.ReadModel(modelFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	threshold := cfg.ScoreThreshold
+	if threshold == 0 {
+		threshold = 0.5
+	}
+	return m.Flagged(threshold)
 }
 
 // published reads every batch row of cfg's days back from the store, in the reference's order.

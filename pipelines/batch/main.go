@@ -3,10 +3,12 @@
 //
 //	go run ./pipelines/batch --lake=testdata/lake --from=2026-11-20 --to=2026-11-21 \
 //	    --store=sqlite:///tmp/views.db --deadletter=/tmp/deadletter \
-//	    --reference=testdata/reference/categories.csv
+//	    --reference=testdata/reference/categories.csv --model=logreg://testdata/model/spam.json
 //
-// It runs on Prism (embedded) unless --runner says otherwise, and prints one line per view and
-// the conservation counts: read = processed + filtered + duplicates + dead-lettered.
+// --model scores posts between enrichment and aggregation (transforms/score); without it the
+// flagged metrics stay 0. It runs on Prism (embedded) unless --runner says otherwise, and prints
+// one line per view and the conservation counts: read = processed + filtered + duplicates +
+// dead-lettered (dead-lettered includes posts the model failed to score, score_failed).
 package main
 
 import (
@@ -28,6 +30,9 @@ import (
 
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
 	"github.com/beamline/beamline/transforms/filter"
+	"github.com/beamline/beamline/transforms/score"
+	_ "github.com/beamline/beamline/transforms/score/kserve" // --model=kserve+http(s)://...
+	_ "github.com/beamline/beamline/transforms/score/logreg" // --model=logreg://... (embedded)
 )
 
 var (
@@ -41,6 +46,8 @@ var (
 	botsFlag      = flag.String("bot_patterns", strings.Join(filter.DefaultBotPatterns, ","), "Comma-separated user-agent substrings that mark bots (case-insensitive); empty disables.")
 	blockedFlag   = flag.String("blocked_users", "", "Comma-separated user IDs whose events are filtered.")
 	cpuProfile    = flag.String("cpuprofile", "", "Write a CPU profile of the whole run (Prism included when embedded) to this file.")
+	modelFlag     = flag.String("model", "", "ML model URL that flags posts, e.g. logreg://testdata/model/spam.json, logreg+gs://bucket/spam.json or kserve+http://host:8080/v2/models/spam; empty: nothing is scored and flagged stays 0.")
+	thresholdFlag = flag.Float64("score_threshold", score.DefaultThreshold, "A post is flagged when its model score is at least this.")
 )
 
 func main() {
@@ -93,6 +100,7 @@ func config() (Config, error) {
 	cfg := Config{
 		Lake: *lakeFlag, Store: *storeFlag, DeadLetter: *deadFlag, Reference: *referenceFlag,
 		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag),
+		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 	}
 	var err error
 	if cfg.From, err = parseDay("--from", *fromFlag); err != nil {

@@ -65,7 +65,8 @@ func goTool() string {
 func jobFlags(cfg Config) []string {
 	return []string{"--lake=" + cfg.Lake, "--from=" + day(cfg.From), "--to=" + day(cfg.To),
 		"--store=" + cfg.Store, "--deadletter=" + cfg.DeadLetter, "--reference=" + cfg.Reference,
-		"--bot_patterns=" + strings.Join(cfg.Bots, ","), "--blocked_users=" + strings.Join(cfg.Blocked, ",")}
+		"--bot_patterns=" + strings.Join(cfg.Bots, ","), "--blocked_users=" + strings.Join(cfg.Blocked, ","),
+		"--model=" + cfg.Model, "--score_threshold=" + strconv.FormatFloat(cfg.ScoreThreshold, 'g', -1, 64)}
 }
 
 // runBatch runs the binary with args and env (nil: this process's), within timeout, and returns

@@ -1,5 +1,6 @@
 // Package graph builds the chain of shared transforms that both jobs run:
-// parse (with dead letters) -> filter -> dedupe -> enrich -> aggregate into views.
+// parse (with dead letters) -> filter -> dedupe -> enrich -> score (when a model is configured,
+// with dead letters) -> aggregate into views.
 //
 // The jobs differ only at the edges (where records come from, where rows go) and in how dedupe
 // and windowing behave in a bounded or unbounded pipeline.
@@ -14,6 +15,7 @@ import (
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/parse"
+	"github.com/beamline/beamline/transforms/score"
 )
 
 // Config configures the shared chain.
@@ -22,6 +24,8 @@ type Config struct {
 	Filter filter.Config
 	// Prefixes is the reference table for enrichment (URL prefix -> category).
 	Prefixes []enrich.Prefix
+	// Score configures ML scoring; an empty Score.Model scores nothing (flagged stays 0).
+	Score score.Config
 }
 
 // Output is what the chain produces.
@@ -38,15 +42,17 @@ func Batch(s beam.Scope, cfg Config, raws beam.PCollection) Output {
 	s = s.Scope("graph.Batch")
 	events, dead := parse.Events(s, raws)
 	kept := dedupe.ByID(s, filter.Apply(s, cfg.Filter, events))
-	prefixes := beam.CreateList(s, nonNil(cfg.Prefixes))
-	enriched := enrich.Categories(s, prefixes, kept)
-	return Output{Rows: aggregate.Views(s, views.Batch, enriched), DeadLetters: dead}
+	enriched := enrich.Static(s, cfg.Prefixes, kept)
+	scored, dead := scoreEvents(s, cfg.Score, enriched, dead)
+	return Output{Rows: aggregate.Views(s, views.Batch, scored), DeadLetters: dead}
 }
 
-// nonNil returns prefixes, or an empty slice in place of nil (beam.CreateList needs a slice).
-func nonNil(prefixes []enrich.Prefix) []enrich.Prefix {
-	if prefixes == nil {
-		return []enrich.Prefix{}
+// scoreEvents scores events when cfg names a model, and adds the events it could not score to
+// dead (both PCollections in the global window).
+func scoreEvents(s beam.Scope, cfg score.Config, events, dead beam.PCollection) (scored, allDead beam.PCollection) {
+	if cfg.Model == "" {
+		return events, dead
 	}
-	return prefixes
+	scored, failed := score.Events(s, cfg, events)
+	return scored, beam.Flatten(s, dead, failed)
 }
