@@ -45,6 +45,13 @@ func (z *featurizer) each(f score.Features, yield func(uint32)) {
 		yield(z.hash(prefixBigram, z.lower[a[0]:a[1]], z.lower[b[0]:b[1]]) & z.mask)
 	}
 	for i := 0; i < len(z.lower); {
+		if c := z.lower[i]; c < utf8.RuneSelf {
+			if asciiClass[c] == classOther {
+				yield(z.hash(prefixSymbol, z.lower[i:i+1], nil) & z.mask)
+			}
+			i++
+			continue
+		}
 		r, n := utf8.DecodeRune(z.lower[i:])
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) {
 			yield(z.hash(prefixSymbol, z.lower[i:i+n], nil) & z.mask)
@@ -61,22 +68,66 @@ func (z *featurizer) each(f score.Features, yield func(uint32)) {
 	}
 }
 
+// asciiClass classifies ASCII bytes: word (letter or digit), space (unicode.IsSpace) or other.
+var asciiClass = func() (c [utf8.RuneSelf]uint8) {
+	for b := range c {
+		switch r := rune(b); {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			c[b] = classWord
+		case unicode.IsSpace(r):
+			c[b] = classSpace
+		}
+	}
+	return c
+}()
+
+// Byte classes of asciiClass.
+const (
+	classOther = iota
+	classWord
+	classSpace
+)
+
 // tokenize lower-cases s into z.lower (as strings.ToLower does, invalid UTF-8 becoming U+FFFD)
-// and records the spans of its tokens, maximal runs of letters and digits.
+// and records the spans of its tokens, maximal runs of letters and digits. ASCII takes a fast
+// path that gives the same result as the unicode package.
 func (z *featurizer) tokenize(s string) {
 	z.lower, z.spans = z.lower[:0], z.spans[:0]
 	start := -1
-	for _, r := range s {
-		r = unicode.ToLower(r)
-		word := unicode.IsLetter(r) || unicode.IsDigit(r)
-		switch {
-		case word && start < 0:
-			start = len(z.lower)
-		case !word && start >= 0:
-			z.spans = append(z.spans, [2]int{start, len(z.lower)})
-			start = -1
+	for i := 0; i < len(s); {
+		var word bool
+		if c := s[i]; c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			word = asciiClass[c] == classWord
+			z.lower = append(z.lower, c)
+			i++
+		} else {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			r = unicode.ToLower(r)
+			word = unicode.IsLetter(r) || unicode.IsDigit(r)
+			end := len(z.lower)
+			z.lower = utf8.AppendRune(z.lower, r)
+			i += n
+			if word != (start >= 0) {
+				if word {
+					start = end
+				} else {
+					z.spans = append(z.spans, [2]int{start, end})
+					start = -1
+				}
+			}
+			continue
 		}
-		z.lower = utf8.AppendRune(z.lower, r)
+		if word != (start >= 0) {
+			if word {
+				start = len(z.lower) - 1
+			} else {
+				z.spans = append(z.spans, [2]int{start, len(z.lower) - 1})
+				start = -1
+			}
+		}
 	}
 	if start >= 0 {
 		z.spans = append(z.spans, [2]int{start, len(z.lower)})

@@ -206,3 +206,17 @@ func openModel(t *testing.T) *logreg.Model {
 	}
 	return m
 }
+
+// FuzzBuckets checks the optimised featurizer against the plain reading of the spec on any
+// input, invalid UTF-8 included.
+func FuzzBuckets(f *testing.F) {
+	for _, s := range samples {
+		f.Add(s.Text, s.UserAgent, s.URL)
+	}
+	f.Fuzz(func(t *testing.T, text, ua, url string) {
+		in := score.Features{Text: text, UserAgent: ua, URL: url}
+		if d := cmp.Diff(specFeatures(in, 18), logreg.Buckets(in, 18, nil), cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("Buckets(%q) (-spec +got):\n%s", in, d)
+		}
+	})
+}
