@@ -85,6 +85,28 @@ func TestOpenURL(t *testing.T) {
 	}
 }
 
+// fileAsDir returns the path of a regular file, where a directory is needed.
+func fileAsDir(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestOpenCreatesDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new", "dir", "views.db")
+	st, err := store.Open(t.Context(), "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file not created: %v", err)
+	}
+}
+
 func TestOpenURLErrors(t *testing.T) {
 	tests := []struct {
 		url    string
@@ -95,7 +117,7 @@ func TestOpenURLErrors(t *testing.T) {
 		{url: "sqlite://"},
 		{url: "sqlite:///tmp/views.db?cache=shared"},
 		{url: "sqlite://user@host/views.db"},
-		{url: "sqlite://" + filepath.Join(t.TempDir(), "missing-dir", "views.db")},
+		{url: "sqlite://" + filepath.Join(fileAsDir(t), "views.db")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {
