@@ -150,7 +150,9 @@ func ParseOptions(modelURL string) (Options, string, error) {
 
 // StatusError is a response with a status other than 200.
 type StatusError struct {
-	Code    int
+	// Code is the HTTP status.
+	Code int
+	// Message is the response's error message (or the start of its body).
 	Message string
 }
 

@@ -23,28 +23,38 @@ const (
 // Tensor is one input or output tensor of the protocol's JSON form. Data holds the elements in
 // row-major order, as a flat or nested JSON array.
 type Tensor struct {
-	Name     string          `json:"name"`
-	Shape    []int64         `json:"shape"`
-	Datatype string          `json:"datatype"`
-	Data     json.RawMessage `json:"data"`
+	// Name names the input or output.
+	Name string `json:"name"`
+	// Shape is the size of each dimension.
+	Shape []int64 `json:"shape"`
+	// Datatype is the element type, such as DatatypeBytes or DatatypeFP32.
+	Datatype string `json:"datatype"`
+	// Data is the JSON array of the elements.
+	Data json.RawMessage `json:"data"`
 }
 
 // InferRequest is the body of POST /v2/models/{name}[/versions/{version}]/infer.
 type InferRequest struct {
-	ID     string   `json:"id,omitempty"`
+	// ID is an optional request identifier, echoed in the response.
+	ID string `json:"id,omitempty"`
+	// Inputs are the input tensors.
 	Inputs []Tensor `json:"inputs"`
 }
 
 // InferResponse is the body of a successful inference.
 type InferResponse struct {
-	ModelName    string   `json:"model_name"`
-	ModelVersion string   `json:"model_version,omitempty"`
-	ID           string   `json:"id,omitempty"`
-	Outputs      []Tensor `json:"outputs"`
+	// ModelName and ModelVersion say which model answered.
+	ModelName    string `json:"model_name"`
+	ModelVersion string `json:"model_version,omitempty"`
+	// ID is the request's ID.
+	ID string `json:"id,omitempty"`
+	// Outputs are the output tensors.
+	Outputs []Tensor `json:"outputs"`
 }
 
 // ErrorResponse is the body of a failed request.
 type ErrorResponse struct {
+	// Error says what went wrong.
 	Error string `json:"error"`
 }
 

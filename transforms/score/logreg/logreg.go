@@ -74,12 +74,18 @@ func init() {
 
 // File is the JSON form of a model.
 type File struct {
-	Format    string             `json:"format"`
-	Bits      int                `json:"bits"`
-	Bias      float64            `json:"bias"`
-	Threshold float64            `json:"threshold"`
-	Weights   map[string]float64 `json:"weights"`
-	Training  map[string]any     `json:"training,omitempty"`
+	// Format is always Format.
+	Format string `json:"format"`
+	// Bits is the number of hash bits: the model has 2^Bits weights.
+	Bits int `json:"bits"`
+	// Bias is the intercept.
+	Bias float64 `json:"bias"`
+	// Threshold is the threshold the model was evaluated at.
+	Threshold float64 `json:"threshold"`
+	// Weights maps bucket numbers, in decimal, to their non-zero weights.
+	Weights map[string]float64 `json:"weights"`
+	// Training is the trainer's free-form metadata.
+	Training map[string]any `json:"training,omitempty"`
 }
 
 // Model is a loaded logistic regression; it implements score.Model and is safe for
