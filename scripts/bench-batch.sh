@@ -45,17 +45,19 @@ echo "== batch job (Prism, embedded)"
 
 rate() { grep -oE '\(([0-9.]+) events/s\)' "$1" | tr -dc '0-9.\n' | tail -1; }
 rss() { grep -oE 'peak RSS [0-9]+' "$1" | grep -oE '[0-9]+$'; }
+cpu() { grep -oE 'CPU [0-9.]+ s' "$1" | grep -oE '[0-9.]+'; }
 ref_rate=$(rate "$work/ref.out"); job_rate=$(rate "$work/batch.out")
 ref_rss=$(rss "$work/ref.out"); job_rss=$(rss "$work/batch.out")
+ref_cpu=$(cpu "$work/ref.out"); job_cpu=$(cpu "$work/batch.out")
 if ! diff <(grep '^read ' "$work/ref.out") <(grep '^read ' "$work/batch.out") >/dev/null; then
   echo "MISMATCH: the batch job's counts differ from the reference's" >&2
   exit 1
 fi
 echo "== summary ($events events, $(nproc) cores)"
-awk -v jr="$job_rate" -v rr="$ref_rate" -v js="$job_rss" -v rs="$ref_rss" 'BEGIN {
-  printf "batch job: %8.0f events/s  peak RSS %6d MiB\n", jr, js
-  printf "reference: %8.0f events/s  peak RSS %6d MiB\n", rr, rs
-  printf "ratio:     reference is %.1fx faster; the job uses %.1fx the memory\n", rr / jr, js / rs
+awk -v jr="$job_rate" -v rr="$ref_rate" -v js="$job_rss" -v rs="$ref_rss" -v jc="$job_cpu" -v rc="$ref_cpu" -v n="$events" 'BEGIN {
+  printf "batch job: %8.0f events/s  peak RSS %6d MiB  CPU %7.1f s (%.1f us/event)\n", jr, js, jc, jc * 1e6 / n
+  printf "reference: %8.0f events/s  peak RSS %6d MiB  CPU %7.1f s (%.1f us/event)\n", rr, rs, rc, rc * 1e6 / n
+  printf "ratio:     reference is %.1fx faster (wall), %.1fx less CPU; the job uses %.1fx the memory\n", rr / jr, jc / rc, js / rs
   printf "targets:   >= 100000 events/s: %s; within 4x of the reference: %s; peak RSS <= 1536 MiB: %s\n",
     (jr >= 100000 ? "met" : "MISSED"), (rr / jr <= 4 ? "met" : "MISSED"), (js <= 1536 ? "met" : "MISSED")
 }'

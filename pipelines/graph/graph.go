@@ -42,7 +42,8 @@ func Batch(s beam.Scope, cfg Config, raws beam.PCollection) Output {
 	s = s.Scope("graph.Batch")
 	events, dead := parse.Events(s, raws)
 	kept := dedupe.ByID(s, filter.Apply(s, cfg.Filter, events))
-	enriched := enrich.Static(s, cfg.Prefixes, kept)
+	prefixes := beam.CreateList(s, nonNil(cfg.Prefixes))
+	enriched := enrich.Categories(s, prefixes, kept)
 	scored, dead := scoreEvents(s, cfg.Score, enriched, dead)
 	return Output{Rows: aggregate.Views(s, views.Batch, scored), DeadLetters: dead}
 }
@@ -55,4 +56,12 @@ func scoreEvents(s beam.Scope, cfg score.Config, events, dead beam.PCollection) 
 	}
 	scored, failed := score.Events(s, cfg, events)
 	return scored, beam.Flatten(s, dead, failed)
+}
+
+// nonNil returns prefixes, or an empty slice in place of nil (beam.CreateList needs a slice).
+func nonNil(prefixes []enrich.Prefix) []enrich.Prefix {
+	if prefixes == nil {
+		return []enrich.Prefix{}
+	}
+	return prefixes
 }

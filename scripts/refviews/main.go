@@ -67,7 +67,8 @@ func run(lake, from, to, categories string) error {
 	fmt.Printf("reference: %d records in %s (%.0f events/s)\n", c.Read, elapsed.Round(time.Millisecond), float64(c.Read)/elapsed.Seconds())
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		fmt.Printf("peak RSS %d MiB\n", ru.Maxrss>>10)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		fmt.Printf("peak RSS %d MiB, CPU %.1f s\n", ru.Maxrss>>10, cpu.Seconds())
 	}
 	return nil
 }

@@ -65,13 +65,3 @@ func TestCategories(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-func TestStatic(t *testing.T) {
-	in := []event.Event{{ID: "1", URL: "https://shop.example/p/9"}, {ID: "2"}}
-	want := []event.Event{{ID: "1", URL: "https://shop.example/p/9", Category: "product"}, {ID: "2", Category: Unknown}}
-	p, s := beam.NewPipelineWithRoot()
-	beamtest.Equal(s, Static(s, prefixes, beam.CreateList(s, in)), want)
-	if err := ptest.Run(p); err != nil {
-		t.Fatal(err)
-	}
-}

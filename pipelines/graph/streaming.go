@@ -1,0 +1,49 @@
+package graph
+
+import (
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/beamline/beamline/transforms/aggregate"
+	"github.com/beamline/beamline/transforms/dedupe"
+	"github.com/beamline/beamline/transforms/enrich"
+	"github.com/beamline/beamline/transforms/filter"
+	"github.com/beamline/beamline/transforms/parse"
+)
+
+// StreamingConfig configures the streaming chain.
+type StreamingConfig struct {
+	Config
+	// DedupeTTL is how long (event time) an event ID is remembered; 0 means dedupe.DefaultTTL.
+	DedupeTTL time.Duration
+	// Speed configures the windows, triggers and lateness of the speed views.
+	Speed aggregate.SpeedOptions
+	// ReferencePrefixes, when valid, is a PCollection<enrich.Prefix> that replaces Prefixes as
+	// the enrichment side input: a table that refreshes (see enrich.Refreshing).
+	ReferencePrefixes beam.PCollection
+}
+
+// Streaming runs the chain over raws, an unbounded PCollection<event.Raw> in the global window
+// timestamped with event time, and returns versions of speed-layer rows (see aggregate.Speed)
+// in the global window, and the dead letters.
+//
+// Dedupe is stateful (dedupe.Stateful), so duplicates count once across panes and bundles for
+// the TTL; Config.Filter.From, when set, drops (as out_of_range) events older than what a
+// restarted job can rebuild.
+func Streaming(s beam.Scope, cfg StreamingConfig, raws beam.PCollection) Output {
+	s = s.Scope("graph.Streaming")
+	ttl := cfg.DedupeTTL
+	if ttl == 0 {
+		ttl = dedupe.DefaultTTL
+	}
+	events, dead := parse.Events(s, raws)
+	kept := dedupe.Stateful(s, ttl, filter.Apply(s, cfg.Filter, events))
+	prefixes := cfg.ReferencePrefixes
+	if !prefixes.IsValid() {
+		prefixes = beam.CreateList(s, append([]enrich.Prefix{}, cfg.Prefixes...))
+	}
+	enriched := enrich.Categories(s, prefixes, kept)
+	scored, dead := scoreEvents(s, cfg.Score, enriched, dead)
+	return Output{Rows: aggregate.Speed(s, cfg.Speed, scored), DeadLetters: dead}
+}
