@@ -24,7 +24,8 @@ import (
 )
 
 func init() {
-	register.DoFn2x1[context.Context, event.DeadLetter, error](&writeFn{})
+	register.DoFn3x1[context.Context, event.DeadLetter, func(int), error](&writeFn{})
+	register.Emitter1[int]()
 }
 
 // Line is the JSON form of one dead letter in the files.
@@ -33,11 +34,13 @@ type Line struct {
 	RawText string `json:"raw_text,omitempty"`
 }
 
-// Write writes dls, a PCollection<event.DeadLetter>, under dir/name.
-func Write(s beam.Scope, dir, name string, dls beam.PCollection) {
+// Write writes dls, a PCollection<event.DeadLetter> in the global window, under dir/name. It
+// returns the number of dead letters each bundle wrote (PCollection<int>); see
+// storeio.WriteBatch for why it deserves a consumer on Prism.
+func Write(s beam.Scope, dir, name string, dls beam.PCollection) beam.PCollection {
 	s = s.Scope("deadletter.Write")
 	filesystem.ValidateScheme(dir)
-	beam.ParDo0(s, &writeFn{Dir: dir, Name: name}, dls)
+	return beam.ParDo(s, &writeFn{Dir: dir, Name: name}, dls)
 }
 
 // writeFn writes the dead letters of a bundle into one file, created on the first one; the file
@@ -46,10 +49,11 @@ func Write(s beam.Scope, dir, name string, dls beam.PCollection) {
 type writeFn struct {
 	Dir, Name string
 
-	fs   filesystem.Interface
-	path string
-	w    io.WriteCloser
-	buf  *bufio.Writer
+	fs    filesystem.Interface
+	path  string
+	w     io.WriteCloser
+	buf   *bufio.Writer
+	count int
 }
 
 func (f *writeFn) Setup(ctx context.Context) error {
@@ -61,7 +65,7 @@ func (f *writeFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (f *writeFn) ProcessElement(ctx context.Context, dl event.DeadLetter) error {
+func (f *writeFn) ProcessElement(ctx context.Context, dl event.DeadLetter, _ func(int)) error {
 	if f.w == nil {
 		if err := f.open(ctx); err != nil {
 			return err
@@ -78,6 +82,7 @@ func (f *writeFn) ProcessElement(ctx context.Context, dl event.DeadLetter) error
 	if _, err := f.buf.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("deadletter %s: %w", f.path, err)
 	}
+	f.count++
 	return nil
 }
 
@@ -98,10 +103,12 @@ func (f *writeFn) tempPath() string {
 	return f.path
 }
 
-func (f *writeFn) FinishBundle(ctx context.Context) error {
+func (f *writeFn) FinishBundle(ctx context.Context, emit func(int)) error {
 	if f.w == nil {
 		return nil
 	}
+	emit(f.count)
+	f.count = 0
 	w, buf := f.w, f.buf
 	f.w, f.buf = nil, nil
 	if err := buf.Flush(); err != nil {

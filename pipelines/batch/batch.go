@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/beamline/beamline/io/deadletter"
@@ -197,8 +198,12 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 func Build(s beam.Scope, cfg Config, run string, prefixes []enrich.Prefix, files []string) {
 	raws := lake.Read(s, cfg.Lake, files)
 	out := graph.Batch(s, graph.Config{Filter: cfg.filter(), Prefixes: prefixes, Score: cfg.score()}, raws)
-	storeio.WriteBatch(s, cfg.Store, run, out.Rows)
-	deadletter.Write(s, cfg.DeadLetter, run, out.DeadLetters)
+	rows := storeio.WriteBatch(s, cfg.Store, run, out.Rows)
+	dead := deadletter.Write(s, cfg.DeadLetter, run, out.DeadLetters)
+	// The sinks' counts are summed in a stage of their own: on Prism a sink stage without a
+	// consumed output busy-waits a core while its bundles run (see storeio.WriteBatch).
+	stats.Sum(s, rows)
+	stats.Sum(s, dead)
 }
 
 // report reads the conservation counts from the pipeline's metrics.

@@ -1,6 +1,7 @@
 // Package storeio writes view rows from a Beam pipeline into a view store (package store),
 // opened by URL in each worker. Rows are buffered and written in batches; both writes are
-// idempotent, so a retried bundle never double counts.
+// idempotent, so a retried bundle never double counts. UpsertSpeed (speed.go) also keeps the
+// latest version of each speed row and records the speed watermark.
 package storeio
 
 import (
@@ -19,19 +20,37 @@ const batchSize = 1000
 
 func init() {
 	register.DoFn2x1[context.Context, views.Row, error](&writeFn{})
+	register.DoFn3x1[context.Context, views.Row, func(int), error](&batchFn{})
+	register.Emitter1[int]()
 }
 
-// WriteBatch writes rows (PCollection<views.Row>) as part of the unpublished batch run run of
-// the store at url. The caller publishes the run once the pipeline has succeeded.
-func WriteBatch(s beam.Scope, url, run string, rows beam.PCollection) {
+// WriteBatch writes rows (PCollection<views.Row>, in the global window) as part of the
+// unpublished batch run run of the store at url. The caller publishes the run once the
+// pipeline has succeeded. It returns the number of rows each bundle wrote (PCollection<int>):
+// give it a consumer in another stage (a sum, say). Measured on Prism v2.77: a stage with no
+// consumed output busy-waits a core for as long as its bundle runs after its input is
+// delivered (a 3 s sink bundle cost 2.4 s of CPU without a consumed output, 0.04 s with one).
+func WriteBatch(s beam.Scope, url, run string, rows beam.PCollection) beam.PCollection {
 	s = s.Scope("storeio.WriteBatch")
-	beam.ParDo0(s, &writeFn{URL: url, Run: run}, rows)
+	return beam.ParDo(s, &batchFn{writeFn{URL: url, Run: run}}, rows)
 }
 
-// UpsertSpeed upserts rows (PCollection<views.Row>) into the speed layer of the store at url.
-func UpsertSpeed(s beam.Scope, url string, rows beam.PCollection) {
-	s = s.Scope("storeio.UpsertSpeed")
-	beam.ParDo0(s, &writeFn{URL: url}, rows)
+// batchFn is writeFn with the rows each bundle wrote as its output.
+type batchFn struct {
+	writeFn
+}
+
+func (f *batchFn) ProcessElement(ctx context.Context, row views.Row, _ func(int)) error {
+	return f.writeFn.ProcessElement(ctx, row)
+}
+
+func (f *batchFn) FinishBundle(ctx context.Context, emit func(int)) error {
+	if err := f.writeFn.FinishBundle(ctx); err != nil {
+		return err
+	}
+	emit(f.bundle)
+	f.bundle = 0
+	return nil
 }
 
 // writeFn buffers rows and writes them to a batch run (Run set) or the speed layer.
@@ -41,6 +60,7 @@ type writeFn struct {
 
 	st      store.Store
 	pending []views.Row
+	bundle  int
 	written beam.Counter
 }
 
@@ -80,6 +100,7 @@ func (f *writeFn) flush(ctx context.Context) error {
 		return fmt.Errorf("storeio: write %d rows: %w", len(f.pending), err)
 	}
 	f.written.Inc(ctx, int64(len(f.pending)))
+	f.bundle += len(f.pending)
 	f.pending = f.pending[:0]
 	return nil
 }
