@@ -277,12 +277,22 @@ type toRowFn struct {
 }
 
 func (f *toRowFn) ProcessElement(key string, acc Acc, emit func(views.Row)) error {
+	row, err := rowOf(views.Layer(f.Layer), key, acc)
+	if err != nil {
+		return err
+	}
+	emit(row)
+	return nil
+}
+
+// rowOf returns the row of layer that the row key key and its sum acc make.
+func rowOf(layer views.Layer, key string, acc Acc) (views.Row, error) {
 	view, rest, ok1 := strings.Cut(key, keySep)
 	startMs, k, ok2 := strings.Cut(rest, keySep)
 	spec, known := views.Lookup(view)
 	ms, err := strconv.ParseInt(startMs, 10, 64)
 	if !ok1 || !ok2 || !known || err != nil {
-		return fmt.Errorf("aggregate: bad row key %q", key)
+		return views.Row{}, fmt.Errorf("aggregate: bad row key %q", key)
 	}
 	metrics := make(map[string]int64, len(spec.Metrics))
 	for i, m := range spec.Metrics {
@@ -296,6 +306,5 @@ func (f *toRowFn) ProcessElement(key string, acc Acc, emit func(views.Row)) erro
 		}
 	}
 	start := time.UnixMilli(ms).UTC()
-	emit(views.Row{View: view, Key: k, WindowStart: start, WindowEnd: start.Add(spec.Window), Metrics: metrics, Layer: views.Layer(f.Layer)})
-	return nil
+	return views.Row{View: view, Key: k, WindowStart: start, WindowEnd: start.Add(spec.Window), Metrics: metrics, Layer: layer}, nil
 }

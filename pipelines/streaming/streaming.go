@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+	"github.com/google/uuid"
+
+	"github.com/beamline/beamline/io/archive"
+	"github.com/beamline/beamline/io/deadletter"
+	"github.com/beamline/beamline/io/source"
+	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/io/store/storeio"
+	"github.com/beamline/beamline/pipelines/graph"
+	"github.com/beamline/beamline/transforms/aggregate"
+	"github.com/beamline/beamline/transforms/enrich"
+	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/transforms/filter"
+	"github.com/beamline/beamline/transforms/score"
+)
+
+// Config is one streaming job: where records come from and where everything goes.
+type Config struct {
+	Source     string
+	Store      string
+	Archive    string
+	DeadLetter string
+	Reference  string // URL-prefix -> category CSV; empty: every category is unknown
+	// ReferenceRefresh is how often the reference is read again; 0 reads it once.
+	ReferenceRefresh time.Duration
+	// RunFor cancels the job after this long; 0 runs until cancelled.
+	RunFor    time.Duration
+	Stage     string
+	Countries []string
+	Bots      []string
+	Blocked   []string
+	// Model is the ML model URL (score.ParseURL); empty: nothing is scored.
+	Model          string
+	ScoreThreshold float64
+	// EarlyFiring, AllowedLateness, LateFiring: see aggregate.SpeedOptions (0: defaults).
+	EarlyFiring     time.Duration
+	AllowedLateness time.Duration
+	LateFiring      time.Duration
+	// DedupeTTL is how long event IDs are remembered (0: 24 h).
+	DedupeTTL time.Duration
+	// AckMode says who acknowledges queue messages (see source.AckMode).
+	AckMode source.AckMode
+	// WarmRestart replays the archive's tail on start when the store has a speed watermark
+	// (see Plan).
+	WarmRestart bool
+}
+
+// StageAll is the only stage this job runs: every step in one job.
+const StageAll = "all"
+
+func (c Config) lateness() time.Duration {
+	if c.AllowedLateness == 0 {
+		return aggregate.DefaultAllowedLateness
+	}
+	return c.AllowedLateness
+}
+
+func (c Config) speed() aggregate.SpeedOptions {
+	return aggregate.SpeedOptions{EarlyFiring: c.EarlyFiring, AllowedLateness: c.lateness(), LateFiring: c.LateFiring}
+}
+
+func (c Config) score() score.Config {
+	return score.Config{Model: c.Model, Threshold: c.ScoreThreshold}
+}
+
+// Validate checks what can be checked without touching any system.
+func (c Config) Validate() error {
+	var errs []error
+	required := []struct{ flag, value, example string }{
+		{"--source", c.Source, "generator://?rate=100 or pubsub://projects/P/subscriptions/S"},
+		{"--store", c.Store, "sqlite:///tmp/views.db"},
+		{"--archive", c.Archive, "a directory, gs:// or s3:// path"},
+		{"--deadletter", c.DeadLetter, "a directory, gs:// or s3:// path"},
+	}
+	for _, r := range required {
+		if r.value == "" {
+			errs = append(errs, fmt.Errorf("%s is required (%s)", r.flag, r.example))
+		}
+	}
+	if c.Source != "" {
+		if err := source.Validate(c.Source, source.Options{AckMode: c.AckMode}); err != nil {
+			errs = append(errs, fmt.Errorf("--source/--ack: %w", err))
+		}
+	}
+	if c.Stage != "" && c.Stage != StageAll {
+		errs = append(errs, fmt.Errorf("--stage=%s: only --stage=all is built: every step runs in one job", c.Stage))
+	}
+	if err := c.speed().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--early_firing/--allowed_lateness/--late_firing: %w", err))
+	}
+	if c.RunFor < 0 || c.DedupeTTL < 0 || c.ReferenceRefresh < 0 {
+		errs = append(errs, errors.New("--run_for, --dedupe_ttl and --reference_refresh must not be negative"))
+	}
+	if c.Model != "" {
+		if err := c.score().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("--model/--score_threshold: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Plan is what a run does besides reading its source: on a warm restart, which part of the
+// archive it replays.
+type Plan struct {
+	// Watermark is the speed watermark the store had when the job started (zero: none).
+	Watermark time.Time
+	// ReplayFrom is the event time from which the archive is replayed and events count (zero:
+	// no replay, every event counts). Older events are filtered as out_of_range.
+	ReplayFrom time.Time
+	// SessionsFrom keeps sessions that start before it out of the sessions view.
+	SessionsFrom time.Time
+	// Files are the archive files replayed.
+	Files []string
+}
+
+// planRestart decides what a job that starts with the speed watermark wm replays. Every window
+// that can still change after wm is rebuilt from scratch: the minute windows that end after
+// wm - allowed lateness, and the sessions hours from which a session may still be open, going
+// back one session gap further so that session starts are known. Dedupe removes the overlap
+// of the replay and the queue.
+func planRestart(wm time.Time, lateness time.Duration) Plan {
+	sessionsFrom := wm.Add(-aggregate.SessionGap - lateness - 2*time.Minute).UTC().Truncate(time.Hour)
+	return Plan{Watermark: wm, SessionsFrom: sessionsFrom, ReplayFrom: sessionsFrom.Add(-aggregate.SessionGap)}
+}
+
+// prepare reads the speed watermark and lists the archive's tail for a warm restart.
+func prepare(ctx context.Context, cfg Config, st store.Store) (Plan, error) {
+	wm, err := st.SpeedWatermark(ctx)
+	if err != nil {
+		return Plan{}, err
+	}
+	if wm.IsZero() || !cfg.WarmRestart {
+		return Plan{Watermark: wm}, nil
+	}
+	plan := planRestart(wm, cfg.lateness())
+	if plan.Files, err = archive.Tail(ctx, cfg.Archive, plan.ReplayFrom, time.Now()); err != nil {
+		return Plan{}, err
+	}
+	return plan, nil
+}
+
+// Report is what a run did, from the job's metrics.
+type Report struct {
+	Job      string
+	Plan     Plan
+	Counters map[string]int64
+	Elapsed  time.Duration
+}
+
+// Run runs the streaming job until cfg.RunFor has passed, ctx is done (both cancel the job
+// cleanly through the job service), or the source ends.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return Report{}, err
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return Report{}, err
+	}
+	plan, err := prepare(ctx, cfg, st)
+	st.Close()
+	if err != nil {
+		return Report{}, fmt.Errorf("streaming: %w", err)
+	}
+	prefixes, err := readReference(ctx, cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	endpoint, err := jobService(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("streaming: %w", err)
+	}
+	name := "beamline-streaming-" + uuid.NewString()[:8]
+	*jobopts.JobName = name
+	disablePrismSplits()
+	slog.Info("streaming: starting", "job", name, "source", redact(cfg.Source), "speed_watermark", plan.Watermark,
+		"replay_from", plan.ReplayFrom, "replay_files", len(plan.Files))
+
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, cfg, plan, prefixes, time.Now())
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		stopAfter(ctx, done, endpoint, name, cfg.RunFor)
+	}()
+	res, err := beamx.RunWithMetrics(context.WithoutCancel(ctx), p)
+	close(done)
+	<-stopped
+	if err != nil {
+		return Report{}, fmt.Errorf("streaming job %s: %w", name, err)
+	}
+	rep := Report{Job: name, Plan: plan, Elapsed: time.Since(start), Counters: map[string]int64{}}
+	if res != nil {
+		rep.Counters = counters(res)
+	}
+	return rep, nil
+}
+
+func readReference(ctx context.Context, cfg Config) ([]enrich.Prefix, error) {
+	if cfg.Reference == "" {
+		slog.Warn("streaming: no --reference given: every category is unknown")
+		return nil, nil
+	}
+	prefixes, err := enrich.ReadCSV(ctx, cfg.Reference)
+	if err != nil {
+		return nil, fmt.Errorf("streaming: %w", err)
+	}
+	return prefixes, nil
+}
+
+// redact hides a source URL's password, if any.
+func redact(raw string) string {
+	if i := strings.Index(raw, "@"); i >= 0 {
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			return raw[:j+3] + "...@" + raw[i+1:]
+		}
+	}
+	return raw
+}
+
+// Build adds the streaming job to s: the source, the raw archive (which acknowledges what it
+// has written), the replay of the archive's tail (plan), the shared transforms, the speed
+// views' upserts and the dead-letter sink. now names the dead-letter directory of this run.
+func Build(s beam.Scope, cfg Config, plan Plan, prefixes []enrich.Prefix, now time.Time) {
+	msgs := source.Read(s, cfg.Source, source.Options{AckMode: cfg.AckMode})
+	archive.Write(s, cfg.Archive, cfg.Source, msgs)
+	raws := source.Raws(s, msgs)
+	if len(plan.Files) > 0 {
+		raws = beam.Flatten(s, raws, archive.Replay(s, cfg.Archive, plan.Files, plan.ReplayFrom))
+	}
+	speed := cfg.speed()
+	speed.SessionsFrom = plan.SessionsFrom
+	gcfg := graph.StreamingConfig{
+		Config: graph.Config{
+			Filter:   filter.Config{From: plan.ReplayFrom, Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked},
+			Prefixes: prefixes,
+			Score:    cfg.score(),
+		},
+		DedupeTTL:        cfg.DedupeTTL,
+		Speed:            speed,
+		Reference:        cfg.Reference,
+		ReferenceRefresh: cfg.ReferenceRefresh,
+	}
+	out := graph.Streaming(s, gcfg, raws)
+	storeio.UpsertSpeed(s, cfg.Store, storeio.SpeedOptions{AllowedLateness: speed.AllowedLateness, WatermarkFrom: plan.Watermark}, out.Rows)
+	deadletter.Write(s, cfg.DeadLetter, "speed-"+now.UTC().Format("20060102T150405Z"), out.DeadLetters)
+}
+
+// counters reads the job's counters of namespace "beamline".
+func counters(res beam.PipelineResult) map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Namespace() == "beamline" {
+			out[c.Name()] += c.Result()
+		}
+	}
+	return out
+}
+
+// Print writes the report: the conservation counts, then every counter.
+func (r Report) Print(w io.Writer) {
+	c := r.Counters
+	var filtered, dead int64
+	for _, n := range filter.Names {
+		filtered += c["filtered_"+n]
+	}
+	for _, reason := range event.Reasons {
+		dead += c["deadlettered_"+string(reason)]
+	}
+	fmt.Fprintf(w, "job %s ran %s\n", r.Job, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d (events still in dedupe or open windows when the job stopped are in none)\n",
+		c["read"], c["processed"], filtered, c["duplicates"], dead)
+	fmt.Fprintf(w, "archived %d, acked %d, rows written %d, superseded %d, late for sessions %d\n",
+		c["archived"], c["acked"], c["rows_written"], c["rows_superseded"], c["late_sessions"])
+	names := make([]string, 0, len(c))
+	for n := range c {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s=%d", n, c[n])
+	}
+	fmt.Fprintf(w, "counters: %s\n", strings.Join(parts, " "))
+}

@@ -1,0 +1,298 @@
+package aggregate
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/beamline/beamline/io/views"
+)
+
+func init() {
+	beam.RegisterCoder(reflect.TypeOf((*pointList)(nil)).Elem(), encodePoints, decodePoints)
+	register.Function3x0[string, func(*point) bool, func(string, pointList)](collectPoints)
+	register.Emitter2[string, pointList]()
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, pointList, func(string, Acc), error](&sessionFn{})
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, Acc, func(views.Row), error](&sessionSumFn{})
+}
+
+// sessionMargin is added to the finalization horizon of a session, beyond the lateness
+// gate's own horizon, for panes in flight.
+const sessionMargin = time.Minute
+
+// sessionTTL is how long (event time) after its last contribution an hourly sessions sum is
+// kept.
+const sessionTTL = 24 * time.Hour
+
+// Timer tags of the sessions DoFns.
+const (
+	tagFinal = "final"
+	tagGC    = "gc"
+)
+
+// speedSessions returns the versions of the sessions rows (PCollection<views.Row>, global
+// window) computed from events (see Speed).
+func speedSessions(s beam.Scope, o SpeedOptions, events beam.PCollection) beam.PCollection {
+	s = s.Scope("sessions")
+	points := beam.ParDo(s, sessionPoint, events)
+	// The lateness gate: the same windows and allowed lateness as the minute views, so an
+	// event counts in sessions when it counts in the minute views.
+	gated := beam.WindowInto(s, window.NewFixedWindows(time.Minute), points,
+		beam.Trigger(trigger.AfterEndOfWindow().LateFiring(trigger.Repeat(o.orCount(trigger.AfterProcessingTime().PlusDelay(o.LateFiring))))),
+		beam.AllowedLateness(o.AllowedLateness), beam.PanesDiscard())
+	perUser := beam.ParDo(s, collectPoints, beam.GroupByKey(s, gated))
+	global := beam.WindowInto(s, window.NewGlobalWindows(), perUser)
+	horizon := SessionGap + o.AllowedLateness + time.Minute + sessionMargin
+	final := beam.ParDo(s, newSessionFn(horizon, o.SessionsFrom), global)
+	return beam.ParDo(s, newSessionSumFn(), final)
+}
+
+// pointList is the session points of one user.
+type pointList struct {
+	Points []point
+}
+
+func encodePoints(l pointList) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(l.Points)))
+	for _, p := range l.Points {
+		b = binary.AppendVarint(b, p.TimeMs)
+		b = append(binary.AppendUvarint(b, uint64(len(p.ID))), p.ID...)
+		b = append(binary.AppendUvarint(b, uint64(len(p.Country))), p.Country...)
+	}
+	return b
+}
+
+var errPoints = errors.New("aggregate: bad point list encoding")
+
+func decodePoints(b []byte) (pointList, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return pointList{}, errPoints
+	}
+	b = b[k:]
+	l := pointList{Points: make([]point, n)}
+	str := func() string {
+		m, k := binary.Uvarint(b)
+		if k <= 0 || m > uint64(len(b)-k) {
+			b = nil
+			return ""
+		}
+		v := string(b[k : k+int(m)])
+		b = b[k+int(m):]
+		return v
+	}
+	for i := range l.Points {
+		t, k := binary.Varint(b)
+		if k <= 0 {
+			return pointList{}, errPoints
+		}
+		b = b[k:]
+		l.Points[i] = point{TimeMs: t, ID: str(), Country: str()}
+		if b == nil {
+			return pointList{}, errPoints
+		}
+	}
+	return l, nil
+}
+
+// collectPoints turns one pane of one user's points into one element.
+func collectPoints(user string, points func(*point) bool, emit func(string, pointList)) {
+	var l pointList
+	var p point
+	for points(&p) {
+		l.Points = append(l.Points, p)
+	}
+	emit(user, l)
+}
+
+// sessionFn keeps the points of a user's open sessions and emits the contribution of each
+// session once it is final (see Speed).
+type sessionFn struct {
+	// HorizonMs: a session is final once the watermark passes its last event plus this.
+	HorizonMs int64
+	// FromMs: sessions that start before it are not emitted (0: none).
+	FromMs int64
+
+	Pending  state.Value[pointList]
+	Frontier state.Value[int64] // last event of the latest final session, Unix ms
+	Timer    timers.EventTime
+
+	late beam.Counter
+}
+
+func newSessionFn(horizon time.Duration, from time.Time) *sessionFn {
+	f := &sessionFn{
+		HorizonMs: horizon.Milliseconds(),
+		Pending:   state.MakeValueState[pointList]("pending"),
+		Frontier:  state.MakeValueState[int64]("frontier"),
+		Timer:     timers.InEventTime("sessions"),
+	}
+	if !from.IsZero() {
+		f.FromMs = from.UnixMilli()
+	}
+	return f
+}
+
+func (f *sessionFn) Setup() {
+	f.late = beam.NewCounter("beamline", "late_sessions")
+}
+
+func (f *sessionFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, _ string, in pointList, _ func(string, Acc)) error {
+	pending, _, err := f.Pending.Read(sp)
+	if err != nil {
+		return err
+	}
+	frontier, hasFrontier, err := f.Frontier.Read(sp)
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(pending.Points))
+	for _, p := range pending.Points {
+		seen[p.ID] = true
+	}
+	added := 0
+	for _, p := range in.Points {
+		switch {
+		case seen[p.ID]: // a repeated pane
+		case hasFrontier && p.TimeMs <= frontier+SessionGap.Milliseconds():
+			f.late.Inc(ctx, 1) // would join a session already final
+		default:
+			seen[p.ID] = true
+			pending.Points = append(pending.Points, p)
+			added++
+		}
+	}
+	if added == 0 {
+		return nil
+	}
+	sortPoints(pending.Points)
+	if err := f.Pending.Write(sp, pending); err != nil {
+		return err
+	}
+	f.setFinal(tp, pending.Points)
+	return nil
+}
+
+// setFinal sets the timer at which the first open session of points becomes final.
+func (f *sessionFn) setFinal(tp timers.Provider, points []point) {
+	end := firstSessionEnd(points)
+	f.Timer.Set(tp, time.UnixMilli(end+f.HorizonMs), timers.WithTag(tagFinal))
+}
+
+func (f *sessionFn) OnTimer(ctx context.Context, fired beam.EventTime, sp state.Provider, tp timers.Provider, _ string, timer timers.Context, emit func(string, Acc)) error {
+	if timer.Tag == tagGC {
+		pending, ok, err := f.Pending.Read(sp)
+		if err == nil && (!ok || len(pending.Points) == 0) {
+			f.Frontier.Clear(sp)
+		}
+		return err
+	}
+	pending, _, err := f.Pending.Read(sp)
+	if err != nil {
+		return err
+	}
+	now := fired.Milliseconds() // the final timer's output timestamp is its firing time
+	rest, frontier := f.emitFinal(pending.Points, now, emit)
+	if frontier != 0 {
+		if err := f.Frontier.Write(sp, frontier); err != nil {
+			return err
+		}
+	}
+	if len(rest) > 0 {
+		f.setFinal(tp, rest)
+		if frontier == 0 {
+			return nil
+		}
+		return f.Pending.Write(sp, pointList{Points: rest})
+	}
+	f.Pending.Clear(sp)
+	f.Timer.Set(tp, time.UnixMilli(now+f.HorizonMs), timers.WithTag(tagGC), timers.WithNoOutputTimestamp())
+	return nil
+}
+
+// emitFinal emits the sessions of points (sorted) that are final at now, and returns the
+// points of the others and the last event of the latest final session (0 if none is final).
+func (f *sessionFn) emitFinal(points []point, now int64, emit func(string, Acc)) (rest []point, frontier int64) {
+	gap := SessionGap.Milliseconds()
+	start := 0
+	for i := 1; i <= len(points); i++ {
+		if i < len(points) && points[i].TimeMs-points[i-1].TimeMs <= gap {
+			continue
+		}
+		last := points[i-1].TimeMs
+		if last+f.HorizonMs > now {
+			break
+		}
+		if points[start].TimeMs >= f.FromMs {
+			splitSessions(points[start:i], emit)
+		}
+		frontier, start = last, i
+	}
+	return points[start:], frontier
+}
+
+// firstSessionEnd returns the last event time of the first session of points (sorted).
+func firstSessionEnd(points []point) int64 {
+	gap := SessionGap.Milliseconds()
+	for i := 1; i < len(points); i++ {
+		if points[i].TimeMs-points[i-1].TimeMs > gap {
+			return points[i-1].TimeMs
+		}
+	}
+	return points[len(points)-1].TimeMs
+}
+
+// sortPoints sorts points as splitSessions does: by time, ties by ID.
+func sortPoints(points []point) {
+	sort.Slice(points, func(i, j int) bool {
+		if points[i].TimeMs != points[j].TimeMs {
+			return points[i].TimeMs < points[j].TimeMs
+		}
+		return points[i].ID < points[j].ID
+	})
+}
+
+// sessionSumFn sums the final sessions of one sessions row and emits the row after each.
+type sessionSumFn struct {
+	Sum   state.Value[Acc]
+	Timer timers.EventTime
+}
+
+func newSessionSumFn() *sessionSumFn {
+	return &sessionSumFn{Sum: state.MakeValueState[Acc]("sum"), Timer: timers.InEventTime("gc")}
+}
+
+func (f *sessionSumFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, c Acc, emit func(views.Row)) error {
+	sum, ok, err := f.Sum.Read(sp)
+	if err != nil {
+		return err
+	}
+	if ok {
+		c = merge(sum, c)
+	}
+	if err := f.Sum.Write(sp, c); err != nil {
+		return err
+	}
+	row, err := rowOf(views.Speed, key, c)
+	if err != nil {
+		return err
+	}
+	emit(row)
+	f.Timer.Set(tp, row.WindowEnd.Add(sessionTTL), timers.WithNoOutputTimestamp())
+	return nil
+}
+
+func (f *sessionSumFn) OnTimer(_ context.Context, sp state.Provider, _ timers.Provider, _ string, _ timers.Context, _ func(views.Row)) error {
+	f.Sum.Clear(sp)
+	return nil
+}
