@@ -13,14 +13,22 @@ import (
 	"github.com/beamline/beamline/io/lake"
 )
 
-// writeLake writes n generated records into a lake under dir, one file per event-time hour.
-func writeLake(t *testing.T, dir string, cfg generator.Config, n int) {
+// generate returns n records of a generator with cfg.
+func generate(cfg generator.Config, n int) []generator.Record {
+	g := generator.New(cfg)
+	recs := make([]generator.Record, n)
+	for i := range recs {
+		recs[i] = g.Next()
+	}
+	return recs
+}
+
+// writeLake writes records into a lake under dir: one file called name per event-time hour.
+func writeLake(t *testing.T, dir, name string, recs []generator.Record) {
 	t.Helper()
 	files := map[string]*bytes.Buffer{}
-	g := generator.New(cfg)
-	for i := 0; i < n; i++ {
-		rec := g.Next()
-		path := filepath.Join(lake.HourDir(dir, rec.EventTime), "part-0.jsonl")
+	for _, rec := range recs {
+		path := filepath.Join(lake.HourDir(dir, rec.EventTime), name)
 		if files[path] == nil {
 			files[path] = &bytes.Buffer{}
 		}
@@ -42,8 +50,8 @@ func writeLake(t *testing.T, dir string, cfg generator.Config, n int) {
 func TestGeneratedLakeWithGarbage(t *testing.T) {
 	cfg := sampleConfig(t)
 	cfg.Lake = filepath.Join(t.TempDir(), "lake")
-	writeLake(t, cfg.Lake, generator.Config{Seed: 42, Start: day1, EventsPerSecond: 0.25, Users: 300,
-		DupFraction: 0.05, LateFraction: 0.05, BadFraction: 0.10, BotFraction: 0.03}, 20000)
+	writeLake(t, cfg.Lake, "part-0.jsonl", generate(generator.Config{Seed: 42, Start: day1, EventsPerSecond: 0.25, Users: 300,
+		DupFraction: 0.05, LateFraction: 0.05, BadFraction: 0.10, BotFraction: 0.03}, 20000))
 	rep, err := Backfill(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

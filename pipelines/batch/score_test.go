@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/beamline/beamline/io/deadletter"
 	"github.com/beamline/beamline/io/generator"
-	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/score/kserve"
 	"github.com/beamline/beamline/transforms/score/logreg"
@@ -27,32 +25,13 @@ import (
 func scoredLake(t *testing.T) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "lake")
-	var recs []generator.Record
-	clicks := generator.New(generator.Config{Seed: 21, Start: day1, EventsPerSecond: 0.02, Users: 200,
-		DupFraction: 0.03, LateFraction: 0.05, BadFraction: 0.02, BotFraction: 0.03})
-	for i := 0; i < 3000; i++ {
-		recs = append(recs, clicks.Next())
-	}
+	recs := generate(generator.Config{Seed: 21, Start: day1, EventsPerSecond: 0.02, Users: 200,
+		DupFraction: 0.03, LateFraction: 0.05, BadFraction: 0.02, BotFraction: 0.03}, 3000)
 	posts := generator.NewPosts(generator.PostsConfig{Seed: 22, Start: day1, EventsPerSecond: 0.005, Users: 200})
 	for i := 0; i < 800; i++ {
 		recs = append(recs, posts.Next().Record)
 	}
-	files := map[string]*bytes.Buffer{}
-	for _, rec := range recs {
-		path := filepath.Join(lake.HourDir(root, rec.EventTime), "part-scored.jsonl")
-		if files[path] == nil {
-			files[path] = &bytes.Buffer{}
-		}
-		files[path].Write(append(rec.Raw, '\n'))
-	}
-	for path, b := range files {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeLake(t, root, "part-scored.jsonl", recs)
 	return root
 }
 

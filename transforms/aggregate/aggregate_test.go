@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/beamline/beamline/io/views"
@@ -15,12 +13,6 @@ import (
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
-
-func init() {
-	register.Function1x2[event.Event, beam.EventTime, event.Event](stamp)
-}
-
-func stamp(e event.Event) (beam.EventTime, event.Event) { return mtime.FromTime(e.Time), e }
 
 var t0 = time.Date(2026, 11, 20, 13, 0, 0, 0, time.UTC)
 
@@ -94,7 +86,7 @@ func TestViews(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, s := beam.NewPipelineWithRoot()
-			events := beam.ParDo(s, stamp, beam.CreateList(s, tt.events))
+			events := beamtest.Events(s, tt.events)
 			beamtest.Equal(s, Views(s, views.Batch, events), tt.want)
 			if err := ptest.Run(p); err != nil {
 				t.Fatal(err)

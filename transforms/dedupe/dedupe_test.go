@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/google/go-cmp/cmp"
 
@@ -15,12 +13,6 @@ import (
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
-
-func init() {
-	register.Function1x2[event.Event, beam.EventTime, event.Event](stamp)
-}
-
-func stamp(e event.Event) (beam.EventTime, event.Event) { return mtime.FromTime(e.Time), e }
 
 func TestByID(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -45,7 +37,7 @@ func TestByID(t *testing.T) {
 		for form, dedupe := range forms {
 			t.Run(form+"/"+tt.name, func(t *testing.T) {
 				p, s := beam.NewPipelineWithRoot()
-				events := beam.ParDo(s, stamp, beam.CreateList(s, tt.in))
+				events := beamtest.Events(s, tt.in)
 				beamtest.Equal(s, dedupe(s, events), tt.want)
 				res, err := ptest.RunWithMetrics(p)
 				if err != nil {
