@@ -7,6 +7,8 @@ require (
 	modernc.org/sqlite v1.60.1
 )
 
+require go.opencensus.io v0.24.0 // indirect
+
 require (
 	cel.dev/expr v0.25.2 // indirect
 	cloud.google.com/go v0.123.0 // indirect

@@ -23,6 +23,7 @@ import (
 	"github.com/beamline/beamline/io/views/reference"
 	"github.com/beamline/beamline/pipelines/graph"
 	"github.com/beamline/beamline/transforms/enrich"
+	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 )
 
@@ -178,3 +179,6 @@ func deadLetters(t *testing.T, dir string) []deadletter.Line {
 	}
 	return out
 }
+
+// eventParse parses a record as the job does.
+func eventParse(b []byte) (event.Event, error) { return event.Parse(b) }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/beamline/beamline/io/source"
 	_ "github.com/beamline/beamline/io/source/generatorsource"
+	_ "github.com/beamline/beamline/io/source/pubsubsource"
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"

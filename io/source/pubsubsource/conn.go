@@ -1,0 +1,250 @@
+package pubsubsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Timeouts of the calls to Pub/Sub.
+const (
+	callTimeout = 30 * time.Second
+	// maxLease is how long the reader keeps extending a message's deadline; after that the
+	// message is redelivered if it is still not acknowledged.
+	maxLease = 10 * time.Minute
+	// ackChunk is how many ack IDs one request carries (requests are limited to 512 KB).
+	ackChunk = 1000
+	// defaultDeadline is the ack deadline assumed when the subscription's cannot be read.
+	defaultDeadline = 60 * time.Second
+)
+
+// conn is the client of one project, shared by the readers and ackers of this process.
+type conn struct {
+	project string
+	client  *pubsub.Client
+	refs    int
+	leases  *leases
+}
+
+var conns = struct {
+	mu sync.Mutex
+	m  map[string]*conn
+}{m: map[string]*conn{}}
+
+// open returns the process's connection to project, opening it on first use.
+func open(ctx context.Context, project string) (*conn, error) {
+	conns.mu.Lock()
+	defer conns.mu.Unlock()
+	if c, ok := conns.m[project]; ok {
+		c.refs++
+		return c, nil
+	}
+	client, err := pubsub.NewClient(context.WithoutCancel(ctx), project)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub project %s: %w", project, err)
+	}
+	c := &conn{project: project, client: client, refs: 1}
+	c.leases = newLeases(c)
+	conns.m[project] = c
+	return c, nil
+}
+
+// close releases one reference; the last one closes the client.
+func (c *conn) close() {
+	conns.mu.Lock()
+	defer conns.mu.Unlock()
+	if c.refs--; c.refs > 0 {
+		return
+	}
+	delete(conns.m, c.project)
+	c.leases.stop()
+	c.client.Close()
+}
+
+// deadline returns the ack deadline of sub.
+func (c *conn) deadline(ctx context.Context, sub string) time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	s, err := c.client.SubscriptionAdminClient.GetSubscription(ctx, &pb.GetSubscriptionRequest{Subscription: sub})
+	if err != nil || s.GetAckDeadlineSeconds() <= 0 {
+		slog.Warn("pubsub: cannot read the subscription's ack deadline; assuming the default", "subscription", sub, "default", defaultDeadline, "err", err)
+		return defaultDeadline
+	}
+	return time.Duration(s.GetAckDeadlineSeconds()) * time.Second
+}
+
+// errTransient marks a pull error that the next pull may not have.
+var errTransient = errors.New("transient")
+
+// pull pulls at most max messages of sub, waiting at most wait for some to arrive. An empty
+// result is not an error; an error that may pass (the server unavailable, overloaded, slow)
+// wraps errTransient.
+func (c *conn) pull(ctx context.Context, sub string, max int, wait time.Duration) ([]*pb.ReceivedMessage, error) {
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	resp, err := c.client.SubscriptionAdminClient.Pull(pctx, &pb.PullRequest{Subscription: sub, MaxMessages: int32(max)})
+	switch {
+	case err == nil:
+		return resp.GetReceivedMessages(), nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("pubsub pull %s: %w", sub, ctx.Err())
+	case pctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded:
+		return nil, nil // waited long enough: nothing arrived
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Canceled:
+		return nil, fmt.Errorf("pubsub pull %s: %w: %w", sub, errTransient, err)
+	}
+	return nil, fmt.Errorf("pubsub pull %s: %w", sub, err)
+}
+
+// ack acknowledges ids of sub.
+func (c *conn) ack(ctx context.Context, sub string, ids []string) error {
+	for len(ids) > 0 {
+		n := min(len(ids), ackChunk)
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := c.client.SubscriptionAdminClient.Acknowledge(cctx, &pb.AcknowledgeRequest{Subscription: sub, AckIds: ids[:n]})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("pubsub ack %d messages of %s: %w", n, sub, err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// extend sets the ack deadline of ids of sub to deadline from now.
+func (c *conn) extend(ctx context.Context, sub string, ids []string, deadline time.Duration) error {
+	for len(ids) > 0 {
+		n := min(len(ids), ackChunk)
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := c.client.SubscriptionAdminClient.ModifyAckDeadline(cctx, &pb.ModifyAckDeadlineRequest{
+			Subscription: sub, AckIds: ids[:n], AckDeadlineSeconds: int32(deadline / time.Second)})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("pubsub extend %d deadlines of %s: %w", n, sub, err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// leases keeps the ack deadlines of messages that were read but not yet acknowledged
+// extended, for at most maxLease.
+type leases struct {
+	conn *conn
+	mu   sync.Mutex
+	subs map[string]*subLeases
+	quit chan struct{}
+	done chan struct{}
+}
+
+// subLeases are the leases held on one subscription.
+type subLeases struct {
+	deadline time.Duration
+	extended time.Time            // the last extension
+	since    map[string]time.Time // ack ID -> when it was read
+}
+
+func newLeases(c *conn) *leases {
+	l := &leases{conn: c, subs: map[string]*subLeases{}, quit: make(chan struct{}), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+// hold starts the leases of ids of sub, whose ack deadline is deadline.
+func (l *leases) hold(sub string, ids []string, deadline time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.subs[sub]
+	if !ok {
+		s = &subLeases{deadline: deadline, extended: time.Now(), since: map[string]time.Time{}}
+		l.subs[sub] = s
+	}
+	now := time.Now()
+	for _, id := range ids {
+		s.since[id] = now
+	}
+}
+
+// release ends the leases of ids of sub (acknowledged).
+func (l *leases) release(sub string, ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.subs[sub]; ok {
+		for _, id := range ids {
+			delete(s.since, id)
+		}
+	}
+}
+
+// held returns how many leases of sub are held.
+func (l *leases) held(sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.subs[sub]; ok {
+		return len(s.since)
+	}
+	return 0
+}
+
+func (l *leases) stop() {
+	close(l.quit)
+	<-l.done
+}
+
+// run extends the deadlines of every held lease once a third of its deadline has passed.
+func (l *leases) run() {
+	defer close(l.done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-tick.C:
+		}
+		for sub, due := range l.due() {
+			if err := l.conn.extend(context.Background(), sub, due.ids, due.deadline); err != nil {
+				slog.Warn("pubsub: extending ack deadlines failed", "subscription", sub, "messages", len(due.ids), "err", err)
+			}
+		}
+	}
+}
+
+type dueLeases struct {
+	ids      []string
+	deadline time.Duration
+}
+
+// due returns, per subscription, the leases to extend now, and drops those held too long.
+func (l *leases) due() map[string]dueLeases {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	out := map[string]dueLeases{}
+	for sub, s := range l.subs {
+		if now.Sub(s.extended) < s.deadline/3 || len(s.since) == 0 {
+			continue
+		}
+		s.extended = now
+		d := dueLeases{deadline: s.deadline}
+		for id, since := range s.since {
+			if now.Sub(since) > maxLease {
+				delete(s.since, id)
+				continue
+			}
+			d.ids = append(d.ids, id)
+		}
+		out[sub] = d
+	}
+	return out
+}
