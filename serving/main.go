@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/beamline/beamline/io/store"
+	_ "github.com/beamline/beamline/io/store/bigquerystore" // bigquery:// stores
 	_ "github.com/beamline/beamline/io/store/postgresstore" // postgres:// and postgresql:// stores
 	_ "github.com/beamline/beamline/io/store/sqlitestore"   // sqlite:// stores
 	"github.com/beamline/beamline/serving/api"

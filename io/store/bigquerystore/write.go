@@ -1,0 +1,134 @@
+package bigquerystore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/beamline/beamline/io/views"
+)
+
+// insertChunk is how many rows one streaming insert sends (BigQuery recommends at most 500).
+const insertChunk = 500
+
+// lastVersion keeps versions increasing within this process even if the clock steps back.
+var lastVersion atomic.Int64
+
+// versions returns the first of n new versions: the writer's clock in microseconds, after every
+// version this process handed out before. Microseconds stay below 2^53, so versions survive JSON
+// numbers that a server or client reads as float64 (the emulator does).
+func versions(n int) int64 {
+	for {
+		last, now := lastVersion.Load(), time.Now().UnixMicro()
+		first := max(now, last+1)
+		if lastVersion.CompareAndSwap(last, first+int64(n)-1) {
+			return first
+		}
+	}
+}
+
+// WriteBatch appends rows of the unpublished batch run run. Writing the same (run, view, key,
+// window start) again, also later in the same call, replaces the row when read. Rows must pass
+// views.Row.Validate; their Layer field is ignored.
+func (s *Store) WriteBatch(ctx context.Context, run string, rows []views.Row) error {
+	if run == "" {
+		return wrap("write batch", errEmptyRun)
+	}
+	if err := checkRows(ctx, rows); err != nil {
+		return wrap("write batch", err)
+	}
+	out := make([]*batchRow, len(rows))
+	v := versions(len(rows))
+	for i, r := range rows {
+		m, err := json.Marshal(r.Metrics)
+		if err != nil {
+			return wrap("write batch", fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err))
+		}
+		out[i] = &batchRow{Run: run, View: r.View, Key: r.Key, WindowStart: r.WindowStart.UTC(), WindowEnd: r.WindowEnd.UTC(),
+			Day: views.Day(r.WindowStart), Metrics: string(m), Version: v + int64(i)}
+	}
+	return wrap("write batch", insert(ctx, s, batchTable, out))
+}
+
+// UpsertSpeed appends speed-layer rows; a row replaces, when read, one with the same view, key
+// and window start written before it or earlier in the same call. Rows must pass
+// views.Row.Validate; their Layer field is ignored.
+func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
+	if err := checkRows(ctx, rows); err != nil {
+		return wrap("upsert speed", err)
+	}
+	out := make([]*speedRow, len(rows))
+	v := versions(len(rows))
+	for i, r := range rows {
+		m, err := json.Marshal(r.Metrics)
+		if err != nil {
+			return wrap("upsert speed", fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err))
+		}
+		out[i] = &speedRow{View: r.View, Key: r.Key, WindowStart: r.WindowStart.UTC(), WindowEnd: r.WindowEnd.UTC(),
+			Metrics: string(m), Version: v + int64(i)}
+	}
+	return wrap("upsert speed", insert(ctx, s, speedTable, out))
+}
+
+func checkRows(ctx context.Context, rows []views.Row) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, r := range rows {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("rows[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// insert streams rows into table, insertChunk at a time.
+func insert[T any](ctx context.Context, s *Store, table string, rows []T) error {
+	ins := s.dataset.Table(table).Inserter()
+	for len(rows) > 0 {
+		n := min(len(rows), insertChunk)
+		if err := ins.Put(ctx, rows[:n]); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// Publish makes run the batch run that serves each of days, atomically: it appends one
+// publication row that lists them all. Each day must be a midnight UTC.
+func (s *Store) Publish(ctx context.Context, run string, days []time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("publish", err)
+	}
+	if run == "" {
+		return wrap("publish", errEmptyRun)
+	}
+	utc := make([]time.Time, len(days))
+	for i, d := range days {
+		if !d.Equal(views.Day(d)) {
+			return wrap("publish", fmt.Errorf("day %s is not a midnight UTC", d.Format(time.RFC3339Nano)))
+		}
+		utc[i] = d.UTC()
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	row := &publicationRow{Run: run, Days: utc, PublishedAt: time.Now().UTC(), Version: versions(1)}
+	return wrap("publish", insert(ctx, s, pubTable, []*publicationRow{row}))
+}
+
+// speedWatermark is the meta row that holds the speed watermark.
+const speedWatermark = "speed_watermark"
+
+// SetSpeedWatermark records how far (in event time) the speed layer has processed, to the
+// microsecond.
+func (s *Store) SetSpeedWatermark(ctx context.Context, t time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("set speed watermark", err)
+	}
+	row := &metaRow{Name: speedWatermark, Value: t.UTC(), Version: versions(1)}
+	return wrap("set speed watermark", insert(ctx, s, metaTable, []*metaRow{row}))
+}
