@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,32 +29,32 @@ const (
 	categories = "../testdata/reference/categories.csv"
 )
 
-var built struct {
-	once sync.Once
-	path string
-	err  error
+var (
+	buildMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// jobBinary builds pipelines/job once per test process and returns the binary.
+func jobBinary(t *testing.T, job string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[job]; ok {
+		return bin
+	}
+	dir, err := os.MkdirTemp("", "beamline-scripts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, job)
+	if out, err := exec.Command("go", "build", "-o", bin, "../pipelines/"+job).CombinedOutput(); err != nil {
+		t.Fatalf("go build ../pipelines/%s: %v\n%s", job, err, out)
+	}
+	built[job] = bin
+	return bin
 }
 
-// batchBinary builds pipelines/batch once per test process.
-func batchBinary(t *testing.T) string {
-	t.Helper()
-	built.once.Do(func() {
-		dir, err := os.MkdirTemp("", "beamline-scripts-")
-		if err != nil {
-			built.err = err
-			return
-		}
-		built.path = filepath.Join(dir, "batch")
-		out, err := exec.Command("go", "build", "-o", built.path, "../pipelines/batch").CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.path
-}
+func batchBinary(t *testing.T) string { return jobBinary(t, "batch") }
 
 type result struct {
 	code           int
@@ -294,4 +295,124 @@ func startJobServer(t *testing.T) string {
 		t.Fatalf("start the prism job server on port %d: %v", port, err)
 	}
 	return fmt.Sprintf("localhost:%d", port)
+}
+
+// TestSubmitDataflowStreamingDryRun submits the streaming job (all stages in one job) with
+// --dry_run and checks the printed job: streaming, on Streaming Engine, autoscaled.
+func TestSubmitDataflowStreamingDryRun(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"BEAMLINE_BIN=" + jobBinary(t, "streaming"), "BEAMLINE_PROJECT=beamline-test",
+		"BEAMLINE_REGION=europe-west1", "BEAMLINE_STAGING=gs://beamline-test-bucket/staging"}
+	r := script(t, 2*time.Minute, env, "submit-dataflow.sh", "streaming", "--dry_run", "--source=generator://?rate=10",
+		"--store=sqlite://"+filepath.Join(dir, "views.db"), "--archive=gs://beamline-test-bucket/lake",
+		"--deadletter=gs://beamline-test-bucket/dead")
+	if r.code != 0 {
+		t.Fatalf("submit-dataflow.sh streaming: exit %d\n%s", r.code, r.stderr)
+	}
+	// Not checked: the job name, which the streaming job replaces with its own for now.
+	for _, want := range []string{`\"type\": \"JOB_TYPE_STREAMING\"`,
+		`\"machineType\": \"n2-standard-4\"`, `\"algorithm\": \"AUTOSCALING_ALGORITHM_BASIC\"`,
+		`\"maxNumWorkers\": 10`, `enable_streaming_engine`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("the printed job lacks %s", want)
+		}
+	}
+}
+
+// fakeBinary writes a job binary that prints its arguments, one per line, and returns it.
+func fakeBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "job")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nfor a in \"$@\"; do echo \"ARG $a\"; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// args returns the arguments that a fakeBinary printed.
+func args(out string) []string {
+	var a []string
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "ARG "); ok {
+			a = append(a, v)
+		}
+	}
+	return a
+}
+
+// TestStageFlags checks the flags that the submit scripts give each streaming stage (on a
+// binary that prints them): GPUs only for score, machine types and workers per stage.
+func TestStageFlags(t *testing.T) {
+	const gpuHint = "--resource_hints=accelerator=type:nvidia-tesla-t4;count:1;install-nvidia-driver"
+	dataflow := []string{"BEAMLINE_BIN=" + fakeBinary(t), "BEAMLINE_PROJECT=p", "BEAMLINE_REGION=r", "BEAMLINE_STAGING=gs://b/s"}
+	flink := []string{"BEAMLINE_BIN=" + fakeBinary(t), "BEAMLINE_FLINK_ENDPOINT=jobserver:8099"}
+	tests := []struct {
+		name     string
+		env      []string
+		script   string
+		args     []string
+		want     []string
+		wantNone []string
+	}{
+		{"dataflow score", dataflow, "submit-dataflow.sh", []string{"streaming", "--stage=score", "--update", "--sdk_container_image=img:1"},
+			[]string{gpuHint, "--stage=score", "--worker_machine_type=n1-standard-4", "--max_num_workers=4", "--update",
+				"--sdk_container_image=img:1", "--experiments=enable_streaming_engine", "--autoscaling_algorithm=THROUGHPUT_BASED",
+				"--job_name=beamline-streaming-score"}, nil},
+		{"dataflow score on CPU", dataflow, "submit-dataflow.sh", []string{"streaming", "--stage=score", "--gpu=none"},
+			[]string{"--stage=score"}, []string{gpuHint}},
+		{"dataflow L4", dataflow, "submit-dataflow.sh", []string{"streaming", "--stage=score", "--gpu=nvidia-l4", "--gpu_count=2", "--machine_type=g2-standard-24"},
+			[]string{"--resource_hints=accelerator=type:nvidia-l4;count:2;install-nvidia-driver", "--worker_machine_type=g2-standard-24"}, nil},
+		{"dataflow ingest", dataflow, "submit-dataflow.sh", []string{"streaming", "--stage=ingest", "--max_num_workers=30", "--", "--labels={}"},
+			[]string{"--stage=ingest", "--worker_machine_type=n2-standard-2", "--max_num_workers=30", "--labels={}"}, []string{gpuHint}},
+		{"dataflow aggregate", dataflow, "submit-dataflow.sh", []string{"streaming", "--stage=aggregate"},
+			[]string{"--stage=aggregate", "--worker_machine_type=n2-highmem-2", "--max_num_workers=10"}, []string{gpuHint}},
+		{"flink score", flink, "submit-flink.sh", []string{"streaming", "--stage=score", "--gpu=nvidia-tesla-t4"},
+			[]string{gpuHint, "--runner=flink", "--endpoint=jobserver:8099", "--environment_type=DOCKER",
+				"--environment_config=apache/beam_go_sdk:2.77.0", "--stage=score"}, nil},
+		{"flink loopback", flink, "submit-flink.sh", []string{"batch", "--environment_type=loopback", "--lake=s3://b/lake"},
+			[]string{"--environment_type=LOOPBACK", "--lake=s3://b/lake", "--job_name=beamline-batch"}, []string{"--stage=batch"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := script(t, 10*time.Second, tc.env, tc.script, tc.args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			got := args(r.stdout)
+			for _, w := range tc.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("flags lack %s: %q", w, got)
+				}
+			}
+			for _, w := range tc.wantNone {
+				if slices.Contains(got, w) {
+					t.Errorf("flags have %s: %q", w, got)
+				}
+			}
+		})
+	}
+}
+
+// TestDrain drains a streaming stage through a stand-in gcloud that records its calls.
+func TestDrain(t *testing.T) {
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	gcloud := "#!/bin/sh\necho \"$*\" >>" + calls + "\ncase \"$*\" in *list*) echo 2026-11-22_01_02_03-123;; esac\n"
+	if err := os.WriteFile(filepath.Join(dir, "gcloud"), []byte(gcloud), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "BEAMLINE_PROJECT=p", "BEAMLINE_REGION=r"}
+	r := script(t, 10*time.Second, env, "submit-dataflow.sh", "streaming", "--stage=ingest", "--drain")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "dataflow jobs list --project=p --region=r --status=active --filter=name=beamline-streaming-ingest --format=value(JOB_ID)\n" +
+		"dataflow jobs drain 2026-11-22_01_02_03-123 --project=p --region=r\n"
+	if string(b) != want {
+		t.Errorf("gcloud calls:\n%s\nwant:\n%s", b, want)
+	}
 }
