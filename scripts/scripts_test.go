@@ -56,6 +56,15 @@ func jobBinary(t *testing.T, job string) string {
 
 func batchBinary(t *testing.T) string { return jobBinary(t, "batch") }
 
+// TestMain removes the binaries that jobBinary built (about 140 MB each).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, bin := range built {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
 type result struct {
 	code           int
 	stdout, stderr string

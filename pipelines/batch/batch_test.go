@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,7 +23,11 @@ import (
 	"github.com/beamline/beamline/io/views/reference"
 )
 
-func TestMain(m *testing.M) { ptest.Main(m) }
+func TestMain(m *testing.M) {
+	code := ptest.MainRet(m)
+	removeBatchBinary()
+	os.Exit(code)
+}
 
 var (
 	day1 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)

@@ -54,6 +54,13 @@ func batchBinary(t *testing.T) string {
 	return built.path
 }
 
+// removeBatchBinary removes what batchBinary built, if anything (from TestMain).
+func removeBatchBinary() {
+	if built.path != "" {
+		os.RemoveAll(filepath.Dir(built.path))
+	}
+}
+
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
