@@ -8,8 +8,10 @@
 //
 // # Reading
 //
-// Each call of the reader pulls for a bounded time (call, default 1 s) or count (max, default
-// 20,000 messages), emits what it pulled and checkpoints itself (sdf.ResumeProcessingIn): a
+// Each call of the reader pulls for a bounded time (call, default 1 s, plus the last pull's
+// wait: a pull is never cancelled, since a cancelled pull loses the messages the server handed
+// out until their deadline expires) or count (max, default 20,000 messages), stops at the first
+// empty pull, emits what it pulled and checkpoints itself (sdf.ResumeProcessingIn): a
 // reader that kept pulling inside one call would emit nothing until traffic stopped, since a
 // runner commits a bundle's output when the bundle ends (measured with Beam's natsio on
 // Prism). It refuses runner splits, so one reader serves the subscription per job; run more

@@ -203,12 +203,8 @@ type call struct {
 func (f *readFn) pullCall(ctx context.Context, emit func(beam.EventTime, source.Message)) (call, error) {
 	c := call{maxSeen: mtime.MinTimestamp.Milliseconds()}
 	end := time.Now().Add(f.Call)
-	for len(c.ackIDs) < f.MaxMessages {
-		wait := time.Until(end)
-		if wait <= 0 {
-			break
-		}
-		msgs, err := f.conn.pull(ctx, f.Subscription, min(pullSize, f.MaxMessages-len(c.ackIDs)), wait)
+	for len(c.ackIDs) < f.MaxMessages && time.Now().Before(end) {
+		msgs, err := f.conn.pull(ctx, f.Subscription, min(pullSize, f.MaxMessages-len(c.ackIDs)))
 		if errors.Is(err, errTransient) {
 			f.pullErrors.Inc(ctx, 1)
 			slog.Warn("pubsub: pull failed; retrying in the next call", "subscription", f.Subscription, "err", err)
