@@ -42,15 +42,19 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, beam.EventTime, source.Message, error](&writeFn{})
+	register.DoFn4x1[context.Context, beam.EventTime, source.Message, func(int), error](&writeFn{})
+	register.Emitter1[int]()
 }
 
 // Write archives msgs (PCollection<source.Message>, timestamped with event time) under dir and
-// acknowledges them to the source at sourceURL once durable.
-func Write(s beam.Scope, dir, sourceURL string, msgs beam.PCollection) {
+// acknowledges them to the source at sourceURL once durable. It returns the number of records
+// each bundle archived (PCollection<int>, emitted when the bundle's files are closed): give it
+// a consumer in another stage, since on Prism a stage whose output is finished before its
+// bundle is busy-waits a core (see storeio.WriteBatch).
+func Write(s beam.Scope, dir, sourceURL string, msgs beam.PCollection) beam.PCollection {
 	s = s.Scope("archive.Write")
 	filesystem.ValidateScheme(dir)
-	beam.ParDo0(s, &writeFn{Dir: dir, Source: sourceURL}, msgs)
+	return beam.ParDo(s, &writeFn{Dir: dir, Source: sourceURL}, msgs)
 }
 
 // FileName returns the name of a new archive file of the hour that t falls in.
@@ -69,6 +73,7 @@ type writeFn struct {
 	acker  source.Acker
 	files  map[int64]*file // by hour, Unix seconds
 	ackIDs []string
+	count  int
 
 	archived, filesWritten, acked beam.Counter
 }
@@ -90,11 +95,11 @@ func (f *writeFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (f *writeFn) StartBundle(context.Context) {
-	f.files, f.ackIDs = map[int64]*file{}, f.ackIDs[:0]
+func (f *writeFn) StartBundle(context.Context, func(int)) {
+	f.files, f.ackIDs, f.count = map[int64]*file{}, f.ackIDs[:0], 0
 }
 
-func (f *writeFn) ProcessElement(ctx context.Context, et beam.EventTime, m source.Message) error {
+func (f *writeFn) ProcessElement(ctx context.Context, et beam.EventTime, m source.Message, _ func(int)) error {
 	t := et.ToTime().UTC()
 	hour := t.Truncate(time.Hour).Unix()
 	w, ok := f.files[hour]
@@ -112,10 +117,11 @@ func (f *writeFn) ProcessElement(ctx context.Context, et beam.EventTime, m sourc
 		f.ackIDs = append(f.ackIDs, m.AckID)
 	}
 	f.archived.Inc(ctx, 1)
+	f.count++
 	return nil
 }
 
-func (f *writeFn) FinishBundle(ctx context.Context) error {
+func (f *writeFn) FinishBundle(ctx context.Context, emit func(int)) error {
 	files := f.files
 	f.files = nil
 	var firstErr error
@@ -128,13 +134,15 @@ func (f *writeFn) FinishBundle(ctx context.Context) error {
 		return firstErr // nothing is acknowledged: the queue delivers the bundle again
 	}
 	f.filesWritten.Inc(ctx, int64(len(files)))
-	if len(f.ackIDs) == 0 {
-		return nil
+	if len(f.ackIDs) > 0 {
+		if err := f.acker.Ack(ctx, f.ackIDs); err != nil {
+			return fmt.Errorf("archive %s: acknowledge %d messages: %w", f.Dir, len(f.ackIDs), err)
+		}
+		f.acked.Inc(ctx, int64(len(f.ackIDs)))
 	}
-	if err := f.acker.Ack(ctx, f.ackIDs); err != nil {
-		return fmt.Errorf("archive %s: acknowledge %d messages: %w", f.Dir, len(f.ackIDs), err)
+	if f.count > 0 {
+		emit(f.count)
 	}
-	f.acked.Inc(ctx, int64(len(f.ackIDs)))
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -57,6 +58,7 @@ var (
 	ttlFlag       = flag.Duration("dedupe_ttl", dedupe.DefaultTTL, "How long (event time) event IDs are remembered for dedupe.")
 	ackFlag       = flag.String("ack", string(source.AckAfterArchive), "When queue messages are acknowledged: 'archive' (after the archive file holding them is closed; every runner) or 'commit' (after the runner commits the bundle; Dataflow only).")
 	warmFlag      = flag.Bool("warm_restart", true, "On start, replay the archive's tail when the store has a speed watermark, so the speed views are exact again after a crash.")
+	cpuProfile    = flag.String("cpuprofile", "", "Write a CPU profile of the whole run (Prism included when embedded) to this file.")
 )
 
 func main() {
@@ -69,12 +71,49 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := Run(ctx, cfg)
-	if err != nil {
+	if err := run(ctx, cfg); err != nil {
 		slog.Error("streaming job failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+func run(ctx context.Context, cfg Config) error {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	rep.Print(os.Stdout)
+	fmt.Printf("cpu %s, peak RSS %d MiB\n", cpuTime().Round(time.Millisecond), peakRSS()>>20)
+	return nil
+}
+
+// cpuTime returns the CPU time (user + system) of this process so far, Prism included.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS returns the process's peak resident set in bytes (Prism included when embedded).
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss << 10 // Linux reports KiB
 }
 
 func config() (Config, error) {

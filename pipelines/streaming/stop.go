@@ -73,8 +73,15 @@ func freePort() (int, error) {
 // stopAfter cancels the job called name through the job service at endpoint once runFor has
 // passed (never when it is 0) or stop is done, whichever comes first. Cancelling stops the
 // job cleanly (state CANCELLED); open windows are not flushed. It returns when it has
-// cancelled the job or done is closed.
+// cancelled the job or done is closed. Without a job service (endpoint empty: the Dataflow
+// runner, whose jobs are stopped with its own tools) it does nothing.
 func stopAfter(stop context.Context, done <-chan struct{}, endpoint, name string, runFor time.Duration) {
+	if endpoint == "" {
+		if runFor > 0 {
+			slog.Warn("streaming: --run_for needs a job service (Prism, Flink); this runner's job is stopped with its own tools", "job", name)
+		}
+		return
+	}
 	var timer <-chan time.Time
 	if runFor > 0 {
 		t := time.NewTimer(runFor)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 	"github.com/google/uuid"
 
@@ -185,8 +186,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("streaming: %w", err)
 	}
-	name := "beamline-streaming-" + uuid.NewString()[:8]
-	*jobopts.JobName = name
+	name := jobName()
 	disablePrismSplits()
 	slog.Info("streaming: starting", "job", name, "source", redact(cfg.Source), "speed_watermark", plan.Watermark,
 		"replay_from", plan.ReplayFrom, "replay_files", len(plan.Files))
@@ -210,6 +210,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.Counters = counters(res)
 	}
 	return rep, nil
+}
+
+// jobName returns --job_name, setting it to a unique name when it is empty: --run_for and
+// Ctrl-C cancel the job by its name.
+func jobName() string {
+	if *jobopts.JobName == "" {
+		*jobopts.JobName = "beamline-streaming-" + uuid.NewString()[:8]
+	}
+	return *jobopts.JobName
 }
 
 func readReference(ctx context.Context, cfg Config) ([]enrich.Prefix, error) {
@@ -239,7 +248,7 @@ func redact(raw string) string {
 // views' upserts and the dead-letter sink. now names the dead-letter directory of this run.
 func Build(s beam.Scope, cfg Config, plan Plan, prefixes []enrich.Prefix, now time.Time) {
 	msgs := source.Read(s, cfg.Source, source.Options{AckMode: cfg.AckMode})
-	archive.Write(s, cfg.Archive, cfg.Source, msgs)
+	archived := archive.Write(s, cfg.Archive, cfg.Source, msgs)
 	raws := source.Raws(s, msgs)
 	if len(plan.Files) > 0 {
 		raws = beam.Flatten(s, raws, archive.Replay(s, cfg.Archive, plan.Files, plan.ReplayFrom))
@@ -258,9 +267,24 @@ func Build(s beam.Scope, cfg Config, plan Plan, prefixes []enrich.Prefix, now ti
 		ReferenceRefresh: cfg.ReferenceRefresh,
 	}
 	out := graph.Streaming(s, gcfg, raws)
-	storeio.UpsertSpeed(s, cfg.Store, storeio.SpeedOptions{AllowedLateness: speed.AllowedLateness, WatermarkFrom: plan.Watermark}, out.Rows)
-	deadletter.Write(s, cfg.DeadLetter, "speed-"+now.UTC().Format("20060102T150405Z"), out.DeadLetters)
+	written := storeio.UpsertSpeed(s, cfg.Store, storeio.SpeedOptions{AllowedLateness: speed.AllowedLateness, WatermarkFrom: plan.Watermark}, out.Rows)
+	dead := deadletter.Write(s, cfg.DeadLetter, "speed-"+now.UTC().Format("20060102T150405Z"), out.DeadLetters)
+	consume(s, archived, written, dead)
 }
+
+func init() {
+	register.Function1x0[int](discard)
+}
+
+// consume gives the sinks' per-bundle counts a consumer in a stage of its own: on Prism a stage
+// whose output is finished before its bundle is (a sink that writes in FinishBundle) busy-waits
+// a core until the bundle ends (see storeio.WriteBatch).
+func consume(s beam.Scope, counts ...beam.PCollection) {
+	s = s.Scope("consume")
+	beam.ParDo0(s, discard, beam.Reshuffle(s, beam.Flatten(s, counts...)))
+}
+
+func discard(int) {}
 
 // counters reads the job's counters of namespace "beamline".
 func counters(res beam.PipelineResult) map[string]int64 {

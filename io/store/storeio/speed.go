@@ -17,7 +17,7 @@ import (
 
 func init() {
 	register.Function1x2[views.Row, string, views.Row](rowID)
-	register.DoFn5x1[context.Context, state.Provider, timers.Provider, string, views.Row, error](&speedFn{})
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, views.Row, func(int), error](&speedFn{})
 }
 
 // Timer tags of speedFn.
@@ -47,9 +47,15 @@ type SpeedOptions struct {
 // a row one bundle at a time, in order.
 //
 // It records the speed watermark (store.SetSpeedWatermark): the end of each 1-minute window
-// once the watermark at the writer has passed it, so the window's on-time row has been
-// written. It never moves the recorded watermark back within a process.
-func UpsertSpeed(s beam.Scope, url string, opts SpeedOptions, rows beam.PCollection) {
+// once the watermark at the writer has passed it. Measured on Prism v2.77, an aggregation
+// holds its output watermark until the end of a window plus its allowed lateness, so the
+// recorded watermark trails event time by about the allowed lateness: the windows that end
+// before it are final, late panes included. It never moves the recorded watermark back within
+// a process.
+//
+// It returns the number of rows each bundle wrote (PCollection<int>): give it a consumer in
+// another stage (see WriteBatch).
+func UpsertSpeed(s beam.Scope, url string, opts SpeedOptions, rows beam.PCollection) beam.PCollection {
 	s = s.Scope("storeio.UpsertSpeed")
 	if opts.AllowedLateness <= 0 {
 		panic("storeio.UpsertSpeed: AllowedLateness must be positive")
@@ -64,7 +70,7 @@ func UpsertSpeed(s beam.Scope, url string, opts SpeedOptions, rows beam.PCollect
 	if opts.WatermarkFrom.IsZero() {
 		fn.WatermarkFromMs = 0
 	}
-	beam.ParDo0(s, fn, beam.ParDo(s, rowID, rows))
+	return beam.ParDo(s, fn, beam.ParDo(s, rowID, rows))
 }
 
 // rowID keys a row by view, key and window start.
@@ -100,7 +106,7 @@ func (f *speedFn) Setup(ctx context.Context) error {
 	return f.writeFn.Setup(ctx)
 }
 
-func (f *speedFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, _ string, row views.Row) error {
+func (f *speedFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, _ string, row views.Row, _ func(int)) error {
 	w := weight(row)
 	old, ok, err := f.Written.Read(sp)
 	if err != nil {
@@ -128,7 +134,7 @@ func (f *speedFn) setTimers(tp timers.Provider, row views.Row) {
 	f.Timer.Set(tp, row.WindowEnd.Add(keep), timers.WithTag(tagGC), timers.WithNoOutputTimestamp())
 }
 
-func (f *speedFn) OnTimer(_ context.Context, fired beam.EventTime, sp state.Provider, _ timers.Provider, _ string, timer timers.Context) error {
+func (f *speedFn) OnTimer(_ context.Context, fired beam.EventTime, sp state.Provider, _ timers.Provider, _ string, timer timers.Context, _ func(int)) error {
 	if timer.Tag == tagGC {
 		f.Written.Clear(sp)
 		return nil
@@ -139,9 +145,13 @@ func (f *speedFn) OnTimer(_ context.Context, fired beam.EventTime, sp state.Prov
 	return nil
 }
 
-func (f *speedFn) FinishBundle(ctx context.Context) error {
+func (f *speedFn) FinishBundle(ctx context.Context, emit func(int)) error {
 	if err := f.writeFn.FinishBundle(ctx); err != nil {
 		return err
+	}
+	if f.bundle > 0 {
+		emit(f.bundle)
+		f.bundle = 0
 	}
 	wm := f.watermark
 	f.watermark = time.Time{}

@@ -1,0 +1,238 @@
+// Command benchstream measures the streaming job on Prism: it runs the job's binary with the
+// generator source at a target rate for a while, watches the view store, and prints the
+// sustained events/s and the delay from the end of each 1-minute window to its row being
+// final in the store (p50, p99, max).
+//
+//	go run ./scripts/benchstream --bin=/tmp/streaming --rate=5000 --duration=150s --out=/tmp/bench
+//
+// The delay of a row is the wall-clock time of the last change of its country_activity or
+// category_activity row seen by polling the store (every --poll), minus the end of its window:
+// the stream has no late events, so that change is the on-time pane (or an early pane that
+// already had the final counts, counted as 0). Only windows that end after the first --warmup
+// of the run and at least --settle before its end count (the speed watermark the job records
+// trails event time by the allowed lateness on Prism, so it cannot tell when a window's
+// on-time row is written); a row of those windows that was still changing at the end would
+// show a delay below its real one, so the report also says how far the job's generator fell
+// behind. Polling costs the machine a little CPU, as a reader of the store would.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/beamline/beamline/io/store"
+	_ "github.com/beamline/beamline/io/store/sqlitestore"
+	"github.com/beamline/beamline/io/views"
+)
+
+func main() {
+	bin := flag.String("bin", "", "the streaming job's binary (required)")
+	rate := flag.Int("rate", 5000, "target events per second")
+	duration := flag.Duration("duration", 150*time.Second, "how long the job runs (--run_for)")
+	out := flag.String("out", "", "directory for the store, archive, dead letters and log (required)")
+	reference := flag.String("reference", "testdata/reference/categories.csv", "reference CSV")
+	poll := flag.Duration("poll", 250*time.Millisecond, "how often the store is polled")
+	warmup := flag.Duration("warmup", 30*time.Second, "windows that end earlier in the run are not measured")
+	settle := flag.Duration("settle", 30*time.Second, "windows that end later than this before the end of the run are not measured")
+	flag.Parse()
+	if *bin == "" || *out == "" {
+		fmt.Fprintln(os.Stderr, "benchstream: --bin and --out are required")
+		os.Exit(2)
+	}
+	res, err := run(*bin, *out, *reference, *rate, *duration, *poll, *warmup, *settle, flag.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchstream:", err)
+		os.Exit(1)
+	}
+	res.print(os.Stdout)
+}
+
+// result is one measured run.
+type result struct {
+	rate     int
+	duration time.Duration
+	read     int64
+	delays   []time.Duration
+	windows  int
+	lag      time.Duration // wall clock at the end minus the last recorded speed watermark
+	report   []string      // the job's report lines
+}
+
+func run(bin, out, reference string, rate int, d, poll, warmup, settle time.Duration, extra []string) (result, error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return result{}, err
+	}
+	url := "sqlite://" + filepath.Join(out, "views.db")
+	args := append([]string{
+		fmt.Sprintf("--source=generator://?rate=%d&dup=0.01&bad=0.005&bots=0.01&seed=7", rate),
+		"--store=" + url, "--archive=" + filepath.Join(out, "lake"), "--deadletter=" + filepath.Join(out, "deadletter"),
+		"--reference=" + reference, "--run_for=" + d.String(), "--dedupe_ttl=10m",
+	}, extra...)
+	logf, err := os.Create(filepath.Join(out, "job.log"))
+	if err != nil {
+		return result{}, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, args...)
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, logf
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	w := newWatcher(url)
+	defer w.close()
+	if err := w.watch(poll, exited); err != nil {
+		return result{}, fmt.Errorf("job: %w (log: %s)", err, logf.Name())
+	}
+	end := time.Now()
+	res := result{rate: rate, duration: d, report: reportLines(stdout.String())}
+	res.read = counter(res.report, "read ")
+	res.lag = end.Sub(w.watermark())
+	res.delays, res.windows = w.delays(start.Add(warmup), end.Add(-settle))
+	return res, nil
+}
+
+// watcher polls the store for changes of speed rows.
+type watcher struct {
+	url     string
+	st      store.Store
+	last    map[string]string    // row -> its metrics, as last seen
+	changed map[string]time.Time // row -> when it last changed
+	ends    map[string]time.Time // row -> its window end
+	wm      time.Time
+}
+
+func newWatcher(url string) *watcher {
+	return &watcher{url: url, last: map[string]string{}, changed: map[string]time.Time{}, ends: map[string]time.Time{}}
+}
+
+func (w *watcher) close() {
+	if w.st != nil {
+		w.st.Close()
+	}
+}
+
+// watch polls until the job exits and returns its error.
+func (w *watcher) watch(poll time.Duration, exited <-chan error) error {
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return err
+		case <-tick.C:
+			if err := w.poll(context.Background()); err != nil && w.st != nil {
+				fmt.Fprintln(os.Stderr, "benchstream: poll:", err)
+			}
+		}
+	}
+}
+
+func (w *watcher) poll(ctx context.Context) error {
+	if w.st == nil {
+		st, err := store.Open(ctx, w.url)
+		if err != nil {
+			return err // the job has not created it yet
+		}
+		w.st = st
+	}
+	now := time.Now()
+	if wm, err := w.st.SpeedWatermark(ctx); err == nil && wm.After(w.wm) {
+		w.wm = wm
+	}
+	for _, view := range []string{views.CountryActivity, views.CategoryActivity} {
+		rows, err := w.st.Query(ctx, store.Query{View: view, Layer: views.Speed, From: now.Add(-5 * time.Minute), To: now.Add(time.Minute)})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			id := r.View + "/" + r.Key + "/" + r.WindowStart.Format(time.RFC3339)
+			m := fmt.Sprint(r.Metrics)
+			if w.last[id] != m {
+				w.last[id], w.changed[id], w.ends[id] = m, now, r.WindowEnd
+			}
+		}
+	}
+	return nil
+}
+
+func (w *watcher) watermark() time.Time { return w.wm }
+
+// delays returns the delay of every row of the windows that end in (after, closed], and how
+// many windows those are.
+func (w *watcher) delays(after, closed time.Time) ([]time.Duration, int) {
+	var out []time.Duration
+	windows := map[time.Time]bool{}
+	for id, end := range w.ends {
+		if !end.After(after) || end.After(closed) {
+			continue
+		}
+		windows[end] = true
+		out = append(out, max(w.changed[id].Sub(end), 0))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, len(windows)
+}
+
+// reportLines returns the job's report (its standard output).
+func reportLines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// counter returns the first number after prefix on a report line that starts with it.
+func counter(lines []string, prefix string) int64 {
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			var n int64
+			fmt.Sscanf(strings.TrimPrefix(l, prefix), "%d", &n)
+			return n
+		}
+	}
+	return 0
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(int(p*float64(len(sorted))), len(sorted)-1)]
+}
+
+func (r result) print(w *os.File) {
+	rate := float64(r.read) / r.duration.Seconds()
+	behind := float64(r.rate)*r.duration.Seconds() - float64(r.read)
+	fmt.Fprintf(w, "target %d events/s for %s: read %d = %.0f events/s sustained (%.0f%% of the target; the source was %.0f s behind at the end)\n",
+		r.rate, r.duration, r.read, rate, 100*rate/float64(r.rate), max(behind, 0)/float64(r.rate))
+	if len(r.delays) == 0 {
+		fmt.Fprintln(w, "window end -> row final in the store: no window to measure")
+	} else {
+		fmt.Fprintf(w, "window end -> row final in the store: p50 %.2fs, p99 %.2fs, max %.2fs over %d rows of %d windows\n",
+			percentile(r.delays, 0.5).Seconds(), percentile(r.delays, 0.99).Seconds(), r.delays[len(r.delays)-1].Seconds(), len(r.delays), r.windows)
+	}
+	if r.lag < 24*time.Hour {
+		fmt.Fprintf(w, "recorded speed watermark: %.0fs behind the wall clock at the end (Prism holds it back by the allowed lateness)\n", r.lag.Seconds())
+	} else {
+		fmt.Fprintln(w, "recorded speed watermark: none yet (Prism holds it back by the allowed lateness)")
+	}
+	for _, l := range r.report {
+		if strings.HasPrefix(l, "cpu ") || strings.HasPrefix(l, "read ") {
+			fmt.Fprintln(w, "job:", l)
+		}
+	}
+}
