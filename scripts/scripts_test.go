@@ -318,13 +318,15 @@ func TestSubmitDataflowStreamingDryRun(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("submit-dataflow.sh streaming: exit %d\n%s", r.code, r.stderr)
 	}
-	// Not checked: the job name, which the streaming job replaces with its own for now.
-	for _, want := range []string{`\"type\": \"JOB_TYPE_STREAMING\"`,
+	for _, want := range []string{`\"type\": \"JOB_TYPE_STREAMING\"`, `\"name\": \"beamline-streaming-all\"`,
 		`\"machineType\": \"n2-standard-4\"`, `\"algorithm\": \"AUTOSCALING_ALGORITHM_BASIC\"`,
 		`\"maxNumWorkers\": 10`, `enable_streaming_engine`} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("the printed job lacks %s", want)
 		}
+	}
+	if !strings.Contains(r.stdout, "was not run") {
+		t.Errorf("stdout does not say that the job did not run:\n%s", r.stdout)
 	}
 }
 

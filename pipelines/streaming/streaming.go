@@ -160,6 +160,9 @@ type Report struct {
 	Plan     Plan
 	Counters map[string]int64
 	Elapsed  time.Duration
+	// NotRun is set when the runner only printed or saved the job (Dataflow's --dry_run or
+	// --template_location): nothing ran, and there are no counters.
+	NotRun bool
 }
 
 // Run runs the streaming job until cfg.RunFor has passed, ctx is done (both cancel the job
@@ -206,9 +209,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, fmt.Errorf("streaming job %s: %w", name, err)
 	}
 	rep := Report{Job: name, Plan: plan, Elapsed: time.Since(start), Counters: map[string]int64{}}
-	if res != nil {
-		rep.Counters = counters(res)
+	if res == nil {
+		rep.NotRun = true
+		return rep, nil
 	}
+	rep.Counters = counters(res)
 	return rep, nil
 }
 
@@ -306,6 +311,10 @@ func (r Report) Print(w io.Writer) {
 	}
 	for _, reason := range event.Reasons {
 		dead += c["deadlettered_"+string(reason)]
+	}
+	if r.NotRun {
+		fmt.Fprintf(w, "job %s was not run: the runner only printed or saved it (dry run or template)\n", r.Job)
+		return
 	}
 	fmt.Fprintf(w, "job %s ran %s\n", r.Job, r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d (events still in dedupe or open windows when the job stopped are in none)\n",
