@@ -427,3 +427,62 @@ func TestDrain(t *testing.T) {
 		t.Errorf("gcloud calls:\n%s\nwant:\n%s", b, want)
 	}
 }
+
+// TestBuildBigQueryEmulator checks build-bigquery-emulator.sh without building (that takes
+// 15-30 minutes; .ci/run does it): a cached binary is printed at once, a missing clang and a
+// failing build exit non-zero saying why, the latter with the tail of the build's log.
+func TestBuildBigQueryEmulator(t *testing.T) {
+	const name = "build-bigquery-emulator.sh"
+	if r := script(t, 10*time.Second, nil, name, "--help"); r.code != 0 || !strings.Contains(r.stdout, "usage: scripts/"+name) {
+		t.Errorf("%s --help: exit %d, stdout:\n%s", name, r.code, r.stdout)
+	}
+	if r := script(t, 10*time.Second, nil, name, "--bogus"); r.code != 2 || !strings.Contains(r.stderr, "unknown option --bogus") {
+		t.Errorf("%s --bogus: exit %d, stderr %q; want exit 2", name, r.code, r.stderr)
+	}
+
+	cached := t.TempDir()
+	bin := filepath.Join(cached, "bigquery-emulator")
+	writeExecutable(t, bin, "#!/bin/sh\n")
+	r := script(t, 10*time.Second, nil, name, "--dir="+cached)
+	if r.code != 0 || r.stdout != bin+"\n" {
+		t.Errorf("%s with a cached binary: exit %d, stdout %q; want exit 0 and %q\nstderr:\n%s", name, r.code, r.stdout, bin, r.stderr)
+	}
+
+	// A PATH whose go fails, and whose clang is missing or present.
+	tools := t.TempDir()
+	writeExecutable(t, filepath.Join(tools, "go"), "#!/bin/sh\necho 'compile: something broke' >&2\nexit 1\n")
+	for _, tool := range []string{"bash", "basename", "dirname", "mkdir", "cat", "tail", "date", "flock", "nice", "mv", "tee"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatalf("%s is needed by %s: %v", tool, name, err)
+		}
+		if err := os.Symlink(p, filepath.Join(tools, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"PATH=" + tools}
+	r = script(t, 10*time.Second, env, name, "--dir="+t.TempDir())
+	if r.code != 1 || !strings.Contains(r.stderr, "clang is required") {
+		t.Errorf("%s without clang: exit %d, stderr %q; want exit 1 saying clang is required", name, r.code, r.stderr)
+	}
+	writeExecutable(t, filepath.Join(tools, "clang"), "#!/bin/sh\n")
+	writeExecutable(t, filepath.Join(tools, "clang++"), "#!/bin/sh\n")
+	dir := t.TempDir()
+	r = script(t, 10*time.Second, env, name, "--dir="+dir)
+	for _, want := range []string{"compile: something broke", "go build github.com/goccy/bigquery-emulator@v0.6.6 failed",
+		"full log: " + filepath.Join(dir, "build.log")} {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s with a failing build: exit %d, want exit 1 saying %q; stderr:\n%s", name, r.code, want, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bigquery-emulator")); err == nil {
+		t.Errorf("a failed build left a binary in %s", dir)
+	}
+}
+
+func writeExecutable(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,5 +1,3 @@
-//go:build bigquery_emulator
-
 package bigquerystore_test
 
 import (
@@ -18,7 +16,7 @@ const project = "beamline-test"
 var datasets atomic.Int64
 
 // TestConformance runs the conformance suite against the BigQuery emulator, one dataset per
-// subtest.
+// subtest. Without the emulator it skips, or fails in CI (see package bqtest).
 func TestConformance(t *testing.T) {
 	t.Setenv(bigquerystore.EmulatorHostEnv, bqtest.Start(t, project))
 	storetest.RunConformanceTests(t, func(t *testing.T) store.Store {
