@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ const (
 
 // conn is the client of one project, shared by the readers and ackers of this process.
 type conn struct {
+	key     string // the key of conns
 	project string
 	client  *pubsub.Client
 	refs    int
@@ -39,11 +41,14 @@ var conns = struct {
 	m  map[string]*conn
 }{m: map[string]*conn{}}
 
-// open returns the process's connection to project, opening it on first use.
+// open returns the process's connection to project, opening it on first use. Connections are
+// kept by project and emulator (PUBSUB_EMULATOR_HOST): a test process that starts a server
+// per test must not reuse the connection to a server that is gone.
 func open(ctx context.Context, project string) (*conn, error) {
 	conns.mu.Lock()
 	defer conns.mu.Unlock()
-	if c, ok := conns.m[project]; ok {
+	key := project + "@" + os.Getenv("PUBSUB_EMULATOR_HOST")
+	if c, ok := conns.m[key]; ok {
 		c.refs++
 		return c, nil
 	}
@@ -51,9 +56,9 @@ func open(ctx context.Context, project string) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pubsub project %s: %w", project, err)
 	}
-	c := &conn{project: project, client: client, refs: 1}
+	c := &conn{key: key, project: project, client: client, refs: 1}
 	c.leases = newLeases(c)
-	conns.m[project] = c
+	conns.m[key] = c
 	return c, nil
 }
 
@@ -64,7 +69,7 @@ func (c *conn) close() {
 	if c.refs--; c.refs > 0 {
 		return
 	}
-	delete(conns.m, c.project)
+	delete(conns.m, c.key)
 	c.leases.stop()
 	c.client.Close()
 }
