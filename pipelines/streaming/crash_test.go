@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,15 +19,31 @@ import (
 	"github.com/beamline/beamline/io/views/reference"
 )
 
-// buildJob builds this command into dir and returns the binary's path.
-func buildJob(t *testing.T, dir string) string {
+// built is the binary that buildJob built, once per test process (linking takes seconds);
+// TestMain removes its directory.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// buildJob builds this command (once per test process) and returns the binary's path.
+func buildJob(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(dir, "streaming")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "beamline-streaming-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "streaming")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
 }
 
 // process is a streaming job running as a subprocess.
@@ -118,7 +135,7 @@ func publish(srv *pubsubtest.Server, records [][]byte, batch int, every time.Dur
 // the dead letters.
 func TestCrashAndWarmRestart(t *testing.T) {
 	dir := t.TempDir()
-	bin := buildJob(t, dir)
+	bin := buildJob(t)
 	const deadline = 10 * time.Second
 	srv := pubsubtest.Start(t, deadline)
 	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)

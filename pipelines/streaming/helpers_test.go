@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,7 +28,13 @@ import (
 	"github.com/beamline/beamline/transforms/filter"
 )
 
-func TestMain(m *testing.M) { ptest.Main(m) }
+func TestMain(m *testing.M) {
+	code := ptest.MainRet(m)
+	if built.dir != "" {
+		os.RemoveAll(built.dir) // the job binary of the subprocess tests (about 140 MB)
+	}
+	os.Exit(code)
+}
 
 const categories = "../../testdata/reference/categories.csv"
 

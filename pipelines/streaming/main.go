@@ -10,6 +10,51 @@
 // the job cleanly through the job service; windows still open are not flushed (the next run's
 // warm restart, or the nightly backfill, completes them). At the end it prints the job's
 // counters.
+//
+// # Stages
+//
+// --stage=all (the default, and what local runs use) runs every step in one job. In the Go SDK
+// resource hints apply to a whole job, so the job also runs as three jobs, chained by topics
+// (package topic), so that only the score stage asks for GPU workers:
+//
+//	--stage=ingest     --source=<raw queue or generator> --archive=... --output_topic=pubsub://projects/P/topics/ingested
+//	                   parse (dead letters), filter, dedupe, enrich; archive; publish
+//	--stage=score      --source=pubsub://projects/P/subscriptions/<of ingested>?timestamp_attribute=ts
+//	                   --model=... --output_topic=pubsub://projects/P/topics/scored
+//	                   score (dead letters of failures); publish
+//	--stage=aggregate  --source=pubsub://projects/P/subscriptions/<of scored>?timestamp_attribute=ts --store=...
+//	                   dedupe by event ID, 1-minute windows and sessions; upsert the speed views
+//
+// Without a model, aggregate reads the ingest stage's topic directly. Every stage writes its
+// own dead letters under --deadletter (<stage>-<start time>/) and prints its own counters. The
+// transforms are those of --stage=all; a stage boundary is a topic write and read that keeps
+// each event's ID, event time and every field (one JSON message per event; see package topic).
+//
+// Acknowledgement and what a crash costs:
+//   - ingest acknowledges the raw queue after the archive file holding a message is closed (or
+//     after commit with --ack=commit, on Dataflow), as --stage=all does. On restart, given
+//     --store (the aggregate stage's), it replays the archive's tail into its topic as
+//     --stage=all replays it into its views; what a crash lost between the archive and the topic
+//     is published again, and the aggregate stage drops what it had already counted. On Prism
+//     without --store, a crash loses the events archived but not yet published from the speed
+//     views until the nightly backfill; on Dataflow (durable state) it loses nothing.
+//   - score acknowledges its input after the runner commits the bundle that read it, and that
+//     bundle publishes its output and writes its dead letters before it finishes (the reader,
+//     the scoring and the writers run fused in one stage; nothing else sits in between), so a
+//     message is acknowledged only once its event is published: a crash, on any runner, loses
+//     nothing and publishes again what was not acknowledged.
+//   - aggregate acknowledges after commit and dedupes by event ID for --dedupe_ttl, so an event
+//     the topic delivers again never counts twice. On Dataflow its commits and state are durable:
+//     a crash loses nothing. On Prism (and Flink between checkpoints) state lives in memory: a
+//     crash loses the windows and sessions still open, which the nightly backfill corrects; it
+//     has no archive to replay (use --stage=all where that matters, as local runs do).
+//
+// The watermark of a stage that reads a topic is the largest event time it has read (see
+// io/source/pubsubsource); when its subscription is idle for the idle parameter (default 10 s)
+// it moves to the wall clock. Give the subscriptions of the score and aggregate stages an idle
+// longer than the upstream stage's plus its latency (the tests use 2 s for the raw queue and
+// 10 s for the aggregate stage's): otherwise, in a replay of old events, the last events the
+// upstream holds back in dedupe arrive after the downstream watermark has moved on, as late data.
 package main
 
 import (
@@ -33,6 +78,7 @@ import (
 	_ "github.com/beamline/beamline/io/source/generatorsource"
 	_ "github.com/beamline/beamline/io/source/pubsubsource"
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
+	_ "github.com/beamline/beamline/io/topic/pubsubtopic"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/filter"
@@ -46,7 +92,8 @@ var (
 	referenceFlag = flag.String("reference", "", "CSV of url_prefix,category for enrichment (any Beam filesystem path).")
 	refreshFlag   = flag.Duration("reference_refresh", 5*time.Minute, "How often the reference CSV is read again; 0 reads it once.")
 	runForFlag    = flag.Duration("run_for", 0, "Cancel the job cleanly after this long (open windows are not flushed); 0 runs until cancelled.")
-	stageFlag     = flag.String("stage", "all", "Which stage to run; only 'all' (every step in one job) is built.")
+	stageFlag     = flag.String("stage", StageAll, "Which stage to run: 'all' (every step in one job), or one of the jobs the streaming job splits into: 'ingest' (read, archive, parse, filter, dedupe, enrich; publish to --output_topic), 'score' (score a subscription of the ingest topic; publish to --output_topic), 'aggregate' (views from a subscription of the score topic).")
+	outTopicFlag  = flag.String("output_topic", "", "The topic the ingest and score stages publish their events to: pubsub://projects/P/topics/T (required for them, not used by all and aggregate).")
 	countriesFlag = flag.String("countries", "", "Comma-separated monitored countries; empty monitors all.")
 	botsFlag      = flag.String("bot_patterns", strings.Join(filter.DefaultBotPatterns, ","), "Comma-separated user-agent substrings that mark bots (case-insensitive); empty disables.")
 	blockedFlag   = flag.String("blocked_users", "", "Comma-separated user IDs whose events are filtered.")
@@ -56,8 +103,8 @@ var (
 	latenessFlag  = flag.Duration("allowed_lateness", aggregate.DefaultAllowedLateness, "How long after a window's end late events still count; must be positive.")
 	lateFlag      = flag.Duration("late_firing", aggregate.DefaultLateFiring, "Processing-time delay of late panes.")
 	ttlFlag       = flag.Duration("dedupe_ttl", dedupe.DefaultTTL, "How long (event time) event IDs are remembered for dedupe.")
-	ackFlag       = flag.String("ack", string(source.AckAfterArchive), "When queue messages are acknowledged: 'archive' (after the archive file holding them is closed; every runner) or 'commit' (after the runner commits the bundle; Dataflow only).")
-	warmFlag      = flag.Bool("warm_restart", true, "On start, replay the archive's tail when the store has a speed watermark, so the speed views are exact again after a crash.")
+	ackFlag       = flag.String("ack", "", "When raw queue messages are acknowledged by the stages that archive them (all, ingest): 'archive' (the default: after the archive file holding them is closed; every runner) or 'commit' (after the runner commits the bundle; Dataflow only). The score and aggregate stages always acknowledge after commit.")
+	warmFlag      = flag.Bool("warm_restart", true, "On start, replay the archive's tail when the store has a speed watermark, so the speed views are exact again after a crash (stages all and ingest; ingest needs --store for it).")
 	cpuProfile    = flag.String("cpuprofile", "", "Write a CPU profile of the whole run (Prism included when embedded) to this file.")
 )
 
@@ -122,7 +169,7 @@ func config() (Config, error) {
 	}
 	cfg := Config{
 		Source: *sourceFlag, Store: *storeFlag, Archive: *archiveFlag, DeadLetter: *deadFlag,
-		Reference: *referenceFlag, ReferenceRefresh: *refreshFlag, RunFor: *runForFlag, Stage: *stageFlag,
+		Reference: *referenceFlag, ReferenceRefresh: *refreshFlag, RunFor: *runForFlag, Stage: *stageFlag, OutputTopic: *outTopicFlag,
 		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag),
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, LateFiring: *lateFlag, DedupeTTL: *ttlFlag,

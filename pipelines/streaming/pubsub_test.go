@@ -30,7 +30,7 @@ func clickstream(n int, seed uint64, start time.Time) [][]byte {
 }
 
 // referenceOf computes the views of records with the independent reference and the job's
-// filters.
+// filters and model (the embedded one of modelFile, when cfg has one).
 func referenceOf(t *testing.T, cfg Config, records [][]byte, day time.Time) reference.Result {
 	t.Helper()
 	cats, err := reference.ReadCategories(cfg.Reference)
@@ -42,7 +42,7 @@ func referenceOf(t *testing.T, cfg Config, records [][]byte, day time.Time) refe
 		recs[i] = reference.Record{Raw: r, Source: fmt.Sprint(i)}
 	}
 	return reference.Compute(reference.Config{From: day, To: day, Categories: cats,
-		Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked}, recs)
+		Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked, Flagged: flaggedBy(t, cfg)}, recs)
 }
 
 // job is a streaming job running in the background.

@@ -17,11 +17,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/beamline/beamline/io/archive"
-	"github.com/beamline/beamline/io/deadletter"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/io/store"
-	"github.com/beamline/beamline/io/store/storeio"
-	"github.com/beamline/beamline/pipelines/graph"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/event"
@@ -39,11 +36,15 @@ type Config struct {
 	// ReferenceRefresh is how often the reference is read again; 0 reads it once.
 	ReferenceRefresh time.Duration
 	// RunFor cancels the job after this long; 0 runs until cancelled.
-	RunFor    time.Duration
-	Stage     string
-	Countries []string
-	Bots      []string
-	Blocked   []string
+	RunFor time.Duration
+	// Stage is the part of the job to run (StageAll when empty; see Stages).
+	Stage string
+	// OutputTopic is the topic the ingest and score stages publish their events to (package
+	// topic); the other stages have none.
+	OutputTopic string
+	Countries   []string
+	Bots        []string
+	Blocked     []string
 	// Model is the ML model URL (score.ParseURL); empty: nothing is scored.
 	Model          string
 	ScoreThreshold float64
@@ -53,15 +54,13 @@ type Config struct {
 	LateFiring      time.Duration
 	// DedupeTTL is how long event IDs are remembered (0: 24 h).
 	DedupeTTL time.Duration
-	// AckMode says who acknowledges queue messages (see source.AckMode).
+	// AckMode says who acknowledges raw queue messages in the stages that archive them (all,
+	// ingest; see source.AckMode). The other stages acknowledge after commit.
 	AckMode source.AckMode
 	// WarmRestart replays the archive's tail on start when the store has a speed watermark
 	// (see Plan).
 	WarmRestart bool
 }
-
-// StageAll is the only stage this job runs: every step in one job.
-const StageAll = "all"
 
 func (c Config) lateness() time.Duration {
 	if c.AllowedLateness == 0 {
@@ -83,8 +82,6 @@ func (c Config) Validate() error {
 	var errs []error
 	required := []struct{ flag, value, example string }{
 		{"--source", c.Source, "generator://?rate=100 or pubsub://projects/P/subscriptions/S"},
-		{"--store", c.Store, "sqlite:///tmp/views.db"},
-		{"--archive", c.Archive, "a directory, gs:// or s3:// path"},
 		{"--deadletter", c.DeadLetter, "a directory, gs:// or s3:// path"},
 	}
 	for _, r := range required {
@@ -92,13 +89,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s is required (%s)", r.flag, r.example))
 		}
 	}
+	errs = append(errs, c.validateStage()...)
 	if c.Source != "" {
-		if err := source.Validate(c.Source, source.Options{AckMode: c.AckMode}); err != nil {
+		if err := source.Validate(c.Source, source.Options{AckMode: c.ackMode()}); err != nil {
 			errs = append(errs, fmt.Errorf("--source/--ack: %w", err))
 		}
-	}
-	if c.Stage != "" && c.Stage != StageAll {
-		errs = append(errs, fmt.Errorf("--stage=%s: only --stage=all is built: every step runs in one job", c.Stage))
 	}
 	if err := c.speed().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--early_firing/--allowed_lateness/--late_firing: %w", err))
@@ -106,7 +101,7 @@ func (c Config) Validate() error {
 	if c.RunFor < 0 || c.DedupeTTL < 0 || c.ReferenceRefresh < 0 {
 		errs = append(errs, errors.New("--run_for, --dedupe_ttl and --reference_refresh must not be negative"))
 	}
-	if c.Model != "" {
+	if c.Model != "" && (c.stage() == StageAll || c.stage() == StageScore) {
 		if err := c.score().Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("--model/--score_threshold: %w", err))
 		}
@@ -138,6 +133,26 @@ func planRestart(wm time.Time, lateness time.Duration) Plan {
 	return Plan{Watermark: wm, SessionsFrom: sessionsFrom, ReplayFrom: sessionsFrom.Add(-aggregate.SessionGap)}
 }
 
+// planRun returns what a run of cfg's stage does besides reading its source. The stages that
+// own the archive (all, and ingest when it is given the store that the aggregate stage
+// writes) replay its tail when the store has a speed watermark; the aggregate stage starts
+// from the store's watermark without a replay; the score stage has no plan.
+func planRun(ctx context.Context, cfg Config) (Plan, error) {
+	if cfg.Store == "" {
+		return Plan{}, nil
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return Plan{}, err
+	}
+	defer st.Close()
+	if !cfg.ownsArchive() {
+		wm, err := st.SpeedWatermark(ctx)
+		return Plan{Watermark: wm}, err
+	}
+	return prepare(ctx, cfg, st)
+}
+
 // prepare reads the speed watermark and lists the archive's tail for a warm restart.
 func prepare(ctx context.Context, cfg Config, st store.Store) (Plan, error) {
 	wm, err := st.SpeedWatermark(ctx)
@@ -156,7 +171,9 @@ func prepare(ctx context.Context, cfg Config, st store.Store) (Plan, error) {
 
 // Report is what a run did, from the job's metrics.
 type Report struct {
-	Job      string
+	Job string
+	// Stage is the stage that ran (see Stages).
+	Stage    string
 	Plan     Plan
 	Counters map[string]int64
 	Elapsed  time.Duration
@@ -172,12 +189,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
-	st, err := store.Open(ctx, cfg.Store)
-	if err != nil {
-		return Report{}, err
-	}
-	plan, err := prepare(ctx, cfg, st)
-	st.Close()
+	plan, err := planRun(ctx, cfg)
 	if err != nil {
 		return Report{}, fmt.Errorf("streaming: %w", err)
 	}
@@ -191,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	name := jobName()
 	disablePrismSplits()
-	slog.Info("streaming: starting", "job", name, "source", redact(cfg.Source), "speed_watermark", plan.Watermark,
+	slog.Info("streaming: starting", "job", name, "stage", cfg.stage(), "source", redact(cfg.Source), "speed_watermark", plan.Watermark,
 		"replay_from", plan.ReplayFrom, "replay_files", len(plan.Files))
 
 	p, s := beam.NewPipelineWithRoot()
@@ -208,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("streaming job %s: %w", name, err)
 	}
-	rep := Report{Job: name, Plan: plan, Elapsed: time.Since(start), Counters: map[string]int64{}}
+	rep := Report{Job: name, Stage: cfg.stage(), Plan: plan, Elapsed: time.Since(start), Counters: map[string]int64{}}
 	if res == nil {
 		rep.NotRun = true
 		return rep, nil
@@ -227,6 +239,9 @@ func jobName() string {
 }
 
 func readReference(ctx context.Context, cfg Config) ([]enrich.Prefix, error) {
+	if !cfg.ownsArchive() {
+		return nil, nil // enrichment is the ingest stage's
+	}
 	if cfg.Reference == "" {
 		slog.Warn("streaming: no --reference given: every category is unknown")
 		return nil, nil
@@ -246,35 +261,6 @@ func redact(raw string) string {
 		}
 	}
 	return raw
-}
-
-// Build adds the streaming job to s: the source, the raw archive (which acknowledges what it
-// has written), the replay of the archive's tail (plan), the shared transforms, the speed
-// views' upserts and the dead-letter sink. now names the dead-letter directory of this run.
-func Build(s beam.Scope, cfg Config, plan Plan, prefixes []enrich.Prefix, now time.Time) {
-	msgs := source.Read(s, cfg.Source, source.Options{AckMode: cfg.AckMode})
-	archived := archive.Write(s, cfg.Archive, cfg.Source, msgs)
-	raws := source.Raws(s, msgs)
-	if len(plan.Files) > 0 {
-		raws = beam.Flatten(s, raws, archive.Replay(s, cfg.Archive, plan.Files, plan.ReplayFrom))
-	}
-	speed := cfg.speed()
-	speed.SessionsFrom = plan.SessionsFrom
-	gcfg := graph.StreamingConfig{
-		Config: graph.Config{
-			Filter:   filter.Config{From: plan.ReplayFrom, Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked},
-			Prefixes: prefixes,
-			Score:    cfg.score(),
-		},
-		DedupeTTL:        cfg.DedupeTTL,
-		Speed:            speed,
-		Reference:        cfg.Reference,
-		ReferenceRefresh: cfg.ReferenceRefresh,
-	}
-	out := graph.Streaming(s, gcfg, raws)
-	written := storeio.UpsertSpeed(s, cfg.Store, storeio.SpeedOptions{AllowedLateness: speed.AllowedLateness, WatermarkFrom: plan.Watermark}, out.Rows)
-	dead := deadletter.Write(s, cfg.DeadLetter, "speed-"+now.UTC().Format("20060102T150405Z"), out.DeadLetters)
-	consume(s, archived, written, dead)
 }
 
 func init() {
@@ -302,7 +288,15 @@ func counters(res beam.PipelineResult) map[string]int64 {
 	return out
 }
 
-// Print writes the report: the conservation counts, then every counter.
+// stage returns the stage that ran, StageAll when none is set.
+func (r Report) stage() string {
+	if r.Stage == "" {
+		return StageAll
+	}
+	return r.Stage
+}
+
+// Print writes the report: the stage's counts, then every counter.
 func (r Report) Print(w io.Writer) {
 	c := r.Counters
 	var filtered, dead int64
@@ -316,11 +310,25 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "job %s was not run: the runner only printed or saved it (dry run or template)\n", r.Job)
 		return
 	}
-	fmt.Fprintf(w, "job %s ran %s\n", r.Job, r.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d (events still in dedupe or open windows when the job stopped are in none)\n",
-		c["read"], c["processed"], filtered, c["duplicates"], dead)
-	fmt.Fprintf(w, "archived %d, acked %d, rows written %d, superseded %d, late for sessions %d\n",
-		c["archived"], c["acked"], c["rows_written"], c["rows_superseded"], c["late_sessions"])
+	fmt.Fprintf(w, "job %s (stage %s) ran %s\n", r.Job, r.stage(), r.Elapsed.Round(time.Millisecond))
+	switch r.stage() {
+	case StageIngest:
+		fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d (events still in dedupe when the job stopped are in none)\n",
+			c["read"], c["processed"], filtered, c["duplicates"], dead)
+		fmt.Fprintf(w, "archived %d, acked %d, published %d\n", c["archived"], c["acked"], c["published"])
+	case StageScore:
+		fmt.Fprintf(w, "received %d, scored %d, flagged %d, dead-lettered %d, published %d, acked %d\n",
+			c["received"], c["scored"], c["flagged"], dead, c["published"], c["acked"])
+	case StageAggregate:
+		fmt.Fprintf(w, "received %d, processed %d, duplicates %d (delivered again by the topic), dead-lettered %d, acked %d (events still in dedupe or open windows when the job stopped are in none)\n",
+			c["received"], c["processed"], c["duplicates"], dead, c["acked"])
+		fmt.Fprintf(w, "rows written %d, superseded %d, late for sessions %d\n", c["rows_written"], c["rows_superseded"], c["late_sessions"])
+	default:
+		fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d (events still in dedupe or open windows when the job stopped are in none)\n",
+			c["read"], c["processed"], filtered, c["duplicates"], dead)
+		fmt.Fprintf(w, "archived %d, acked %d, rows written %d, superseded %d, late for sessions %d\n",
+			c["archived"], c["acked"], c["rows_written"], c["rows_superseded"], c["late_sessions"])
+	}
 	names := make([]string, 0, len(c))
 	for n := range c {
 		names = append(names, n)
