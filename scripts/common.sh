@@ -67,6 +67,35 @@ check_job() {
   esac
 }
 
+# stage_uses succeeds when streaming stage $2 takes setting $1 (archive, store, reference, model,
+# output_topic); every stage takes source, stage and deadletter.
+stage_uses() {
+  case "$1/$2" in
+    archive/all | archive/ingest) return 0 ;;
+    store/all | store/ingest | store/aggregate) return 0 ;; # ingest: the speed watermark, for its warm restart
+    reference/all | reference/ingest) return 0 ;;
+    model/all | model/score) return 0 ;;
+    output_topic/ingest | output_topic/score) return 0 ;;
+  esac
+  return 1
+}
+
+# stage_settings prints, one per line, the flags --NAME=VALUE of the settings named $2... that
+# streaming stage $1 takes and that are set (in variables of the same names), and says on stderr
+# which set ones it leaves out.
+stage_settings() {
+  local stage=$1 name
+  shift
+  for name in "$@"; do
+    [[ -n "${!name}" ]] || continue
+    if stage_uses "$name" "$stage"; then
+      echo "--$name=${!name}"
+    else
+      echo "$(basename "$0"): --stage=$stage does not use --$name; not passed" >&2
+    fi
+  done
+}
+
 # gpu_hint prints the --resource_hints flag that asks for GPU $2 (count $3) when stage $1 is
 # score and $2 is not "none"; Go SDK resource hints apply to the whole job, so only the score
 # stage asks for one.

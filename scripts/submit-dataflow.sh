@@ -18,7 +18,12 @@ Job settings (passed to the job as its flags when set):
   --store URL           BEAMLINE_STORE         view store, e.g. bigquery://project/dataset
   --deadletter URL      BEAMLINE_DEADLETTER    gs:// path for dead letters
   --reference URL       BEAMLINE_REFERENCE     url_prefix,category CSV (gs:// path)
+  --model URL           BEAMLINE_MODEL         ML model URL, e.g. logreg+gs://bucket/spam.json or
+                                               kserve+http://host:8080/v2/models/spam (batch; streaming
+                                               stages all and score)
   --stage S             BEAMLINE_STAGE         streaming: all|ingest|score|aggregate (default all)
+  --output_topic URL    BEAMLINE_OUTPUT_TOPIC  streaming ingest and score: the topic they publish their
+                                               events to, pubsub://projects/P/topics/T (required for them)
 
 Dataflow settings:
   --project P           BEAMLINE_PROJECT       GCP project (required)
@@ -45,7 +50,13 @@ Dataflow settings:
   --binary FILE         BEAMLINE_BIN           prebuilt linux/amd64 job binary (default: go build)
   -h, --help
 
-Streaming Engine is on for streaming jobs. Flags after -- go to the job unchanged (Beam runner
+Streaming Engine is on for streaming jobs. The stages are chained by Pub/Sub topics: ingest
+publishes to its --output_topic, score reads a subscription of it (--source) and publishes to
+its own, aggregate reads a subscription of that (or of ingest's topic when nothing is scored).
+Read the stage topics with ?timestamp_attribute=ts. Each stage gets only the job settings it uses
+(ingest: source, archive, store, reference, output_topic; score: source, model, output_topic;
+aggregate: source, store; all: source, archive, store, reference, model; and deadletter); the
+others are left out, with a note. Flags after -- go to the job unchanged (Beam runner
 flags such as --labels, --dataflow_service_options, --experiments, --transform_name_mapping).
 Credentials are the usual Application Default Credentials (gcloud auth application-default login,
 or a service account on the machine that submits).
@@ -54,8 +65,15 @@ Examples:
   scripts/submit-dataflow.sh batch --project=my-proj --region=europe-west1 \
     --staging_location=gs://my-bucket/staging --lake=gs://my-bucket/lake \
     --from=2026-11-20 --to=2026-11-20 --store=bigquery://my-proj/views --deadletter=gs://my-bucket/dead
+  scripts/submit-dataflow.sh streaming --stage=ingest --source=pubsub://projects/my-proj/subscriptions/raw \
+    --archive=gs://my-bucket/lake --store=bigquery://my-proj/views --deadletter=gs://my-bucket/dead \
+    --reference=gs://my-bucket/categories.csv --output_topic=pubsub://projects/my-proj/topics/ingested ...
   scripts/submit-dataflow.sh streaming --stage=score --gpu=nvidia-l4 --machine_type=g2-standard-8 \
-    --sdk_container_image=europe-docker.pkg.dev/my-proj/beamline/go-sdk-cuda:2.77.0 ...
+    --sdk_container_image=europe-docker.pkg.dev/my-proj/beamline/go-sdk-cuda:2.77.0 \
+    --source='pubsub://projects/my-proj/subscriptions/ingested-score?timestamp_attribute=ts' \
+    --model=logreg+gs://my-bucket/spam.json --output_topic=pubsub://projects/my-proj/topics/scored ...
+  scripts/submit-dataflow.sh streaming --stage=aggregate --store=bigquery://my-proj/views \
+    --source='pubsub://projects/my-proj/subscriptions/scored-aggregate?timestamp_attribute=ts&idle=30s' ...
   scripts/submit-dataflow.sh streaming --stage=ingest --update ...
   scripts/submit-dataflow.sh streaming --stage=ingest --drain --project=my-proj --region=europe-west1
 USAGE
@@ -70,7 +88,8 @@ esac
 
 lake=${BEAMLINE_LAKE:-} from=${BEAMLINE_FROM:-} to=${BEAMLINE_TO:-} source_url=${BEAMLINE_SOURCE:-}
 archive=${BEAMLINE_ARCHIVE:-} store=${BEAMLINE_STORE:-} deadletter=${BEAMLINE_DEADLETTER:-}
-reference=${BEAMLINE_REFERENCE:-} stage=${BEAMLINE_STAGE:-}
+reference=${BEAMLINE_REFERENCE:-} stage=${BEAMLINE_STAGE:-} model=${BEAMLINE_MODEL:-}
+output_topic=${BEAMLINE_OUTPUT_TOPIC:-}
 project=${BEAMLINE_PROJECT:-} region=${BEAMLINE_REGION:-} staging=${BEAMLINE_STAGING:-}
 temp=${BEAMLINE_TEMP:-} job_name=${BEAMLINE_JOB_NAME:-} machine=${BEAMLINE_MACHINE_TYPE:-}
 max_workers=${BEAMLINE_MAX_WORKERS:-} num_workers=${BEAMLINE_NUM_WORKERS:-}
@@ -105,6 +124,8 @@ while [[ $# -gt 0 ]]; do
     --deadletter) deadletter=$2 ;;
     --reference) reference=$2 ;;
     --stage) stage=$2 ;;
+    --model) model=$2 ;;
+    --output_topic) output_topic=$2 ;;
     --project) project=$2 ;;
     --region) region=$2 ;;
     --staging_location) staging=$2 ;;
@@ -158,6 +179,8 @@ fi
 machine=${machine:-$(stage_default machine "$stage")}
 max_workers=${max_workers:-$(stage_default workers "$stage")}
 hint=$(gpu_hint "$stage" "$gpu" "$gpu_count")
+[[ "$job" == batch || -n "$output_topic" || ! "$stage" =~ ^(ingest|score)$ ]] ||
+  usage_error "--output_topic (BEAMLINE_OUTPUT_TOPIC) is required for --stage=$stage: the topic it publishes its events to (pubsub://projects/P/topics/T)"
 
 if [[ -z "$binary" ]]; then
   tmp=$(mktemp -d)
@@ -176,13 +199,13 @@ add num_workers "$num_workers"
 add sdk_container_image "$image"
 add service_account_email "$service_account"
 add subnetwork "$subnetwork"
-add store "$store"
 add deadletter "$deadletter"
-add reference "$reference"
 if [[ "$job" == batch ]]; then
-  add lake "$lake"; add from "$from"; add to "$to"
+  add lake "$lake"; add from "$from"; add to "$to"; add store "$store"; add reference "$reference"; add model "$model"
 else
-  add source "$source_url"; add archive "$archive"; add stage "$stage"
+  add source "$source_url"; add stage "$stage"
+  mapfile -t settings < <(stage_settings "$stage" archive store reference model output_topic)
+  flags+=(${settings[@]+"${settings[@]}"})
   flags+=(--experiments=enable_streaming_engine)
 fi
 [[ -z "$hint" ]] || flags+=("$hint")

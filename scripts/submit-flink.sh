@@ -18,7 +18,12 @@ Job settings (passed to the job as its flags when set):
   --store URL           BEAMLINE_STORE         view store, e.g. postgres://beamline@db/views
   --deadletter URL      BEAMLINE_DEADLETTER    where dead letters go
   --reference URL       BEAMLINE_REFERENCE     url_prefix,category CSV
+  --model URL           BEAMLINE_MODEL         ML model URL, e.g. logreg+gs://bucket/spam.json or
+                                               kserve+http://host:8080/v2/models/spam (batch; streaming
+                                               stages all and score)
   --stage S             BEAMLINE_STAGE         streaming: all|ingest|score|aggregate (default all)
+  --output_topic URL    BEAMLINE_OUTPUT_TOPIC  streaming ingest and score: the topic they publish their
+                                               events to, pubsub://projects/P/topics/T (required for them)
 
 Flink settings:
   --endpoint HOST:PORT  BEAMLINE_FLINK_ENDPOINT  Beam Flink job server (required), e.g. flink-jobserver:8099
@@ -33,6 +38,11 @@ Flink settings:
   --binary FILE         BEAMLINE_BIN           prebuilt job binary for this machine and the workers
                                                (default: go build for linux/amd64)
   -h, --help
+
+The streaming stages are chained by Pub/Sub topics: ingest publishes to its --output_topic, score
+reads a subscription of it (--source, with ?timestamp_attribute=ts) and publishes to its own,
+aggregate reads a subscription of that. Each stage gets only the job settings it uses (see
+submit-dataflow.sh --help); the others are left out, with a note.
 
 Flags after -- go to the job unchanged. Parallelism, checkpointing and savepoints are the Flink
 cluster's settings; to stop a streaming job keeping its state, take a savepoint with Flink's CLI
@@ -53,7 +63,8 @@ esac
 
 lake=${BEAMLINE_LAKE:-} from=${BEAMLINE_FROM:-} to=${BEAMLINE_TO:-} source_url=${BEAMLINE_SOURCE:-}
 archive=${BEAMLINE_ARCHIVE:-} store=${BEAMLINE_STORE:-} deadletter=${BEAMLINE_DEADLETTER:-}
-reference=${BEAMLINE_REFERENCE:-} stage=${BEAMLINE_STAGE:-}
+reference=${BEAMLINE_REFERENCE:-} stage=${BEAMLINE_STAGE:-} model=${BEAMLINE_MODEL:-}
+output_topic=${BEAMLINE_OUTPUT_TOPIC:-}
 endpoint=${BEAMLINE_FLINK_ENDPOINT:-} env_type=${BEAMLINE_ENVIRONMENT_TYPE:-DOCKER}
 env_config=${BEAMLINE_ENVIRONMENT_CONFIG:-} job_name=${BEAMLINE_JOB_NAME:-}
 gpu=${BEAMLINE_GPU:-} gpu_count=${BEAMLINE_GPU_COUNT:-1} binary=${BEAMLINE_BIN:-}
@@ -80,6 +91,8 @@ while [[ $# -gt 0 ]]; do
     --deadletter) deadletter=$2 ;;
     --reference) reference=$2 ;;
     --stage) stage=$2 ;;
+    --model) model=$2 ;;
+    --output_topic) output_topic=$2 ;;
     --endpoint) endpoint=$2 ;;
     --environment_type) env_type=$2 ;;
     --environment_config) env_config=$2 ;;
@@ -103,6 +116,8 @@ if [[ -z "$job_name" ]]; then
   [[ "$job" == batch ]] || job_name=beamline-streaming-$stage
 fi
 hint=$(gpu_hint "$stage" "$gpu" "$gpu_count")
+[[ "$job" == batch || -n "$output_topic" || ! "$stage" =~ ^(ingest|score)$ ]] ||
+  usage_error "--output_topic (BEAMLINE_OUTPUT_TOPIC) is required for --stage=$stage: the topic it publishes its events to (pubsub://projects/P/topics/T)"
 
 if [[ -z "$binary" ]]; then
   tmp=$(mktemp -d)
@@ -116,13 +131,13 @@ flags=(--runner=flink "--endpoint=$endpoint" "--environment_type=$env_type" "--j
 add() { [[ -z "$2" ]] || flags+=("--$1=$2"); }
 add environment_config "$env_config"
 [[ "$env_type" == LOOPBACK ]] || flags+=("--worker_binary=$binary")
-add store "$store"
 add deadletter "$deadletter"
-add reference "$reference"
 if [[ "$job" == batch ]]; then
-  add lake "$lake"; add from "$from"; add to "$to"
+  add lake "$lake"; add from "$from"; add to "$to"; add store "$store"; add reference "$reference"; add model "$model"
 else
-  add source "$source_url"; add archive "$archive"; add stage "$stage"
+  add source "$source_url"; add stage "$stage"
+  mapfile -t settings < <(stage_settings "$stage" archive store reference model output_topic)
+  flags+=(${settings[@]+"${settings[@]}"})
 fi
 [[ -z "$hint" ]] || flags+=("$hint")
 
