@@ -173,7 +173,7 @@ func TestScoreStageAcksAfterPublishing(t *testing.T) {
 		Model: "logreg://" + modelFile, DeadLetter: t.TempDir()}
 	j := startJob(t, cfg)
 	read := j.waitFor(t, time.Minute, func() bool { return srv.TopicStats("ingested", 1).Deliveries > 0 })
-	time.Sleep(3 * time.Second) // several reader calls (500 ms each) while publishing fails
+	time.Sleep(2 * time.Second) // four reader calls (500 ms each) while publishing fails
 	in := srv.TopicStats("ingested", 1)
 	if !read || in.Unacked != len(want) {
 		t.Fatalf("while its output could not be published the stage read %d deliveries and acknowledged %d of %d messages; want all read, none acknowledged",
