@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +16,9 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
 	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/pipelines/internal/prismtest"
 )
 
 // These tests submit the batch job as an operator does: they build its binary and run it with
@@ -206,7 +205,7 @@ func publications(t *testing.T, cfg Config) []string {
 // speaks the same job API as Flink's (Prism's, started in this process), with the workers in
 // LOOPBACK mode in the batch process, and compares the result with the reference.
 func TestFlinkRunnerOnPrismJobServer(t *testing.T) {
-	endpoint := startJobServer(t)
+	endpoint := prismtest.StartJobServer(t)
 	cfg := sampleConfig(t)
 	args := append(jobFlags(cfg), "--runner=flink", "--endpoint="+endpoint, "--environment_type=LOOPBACK",
 		"--job_name=beamline-backfill-flink-test")
@@ -214,24 +213,6 @@ func TestFlinkRunnerOnPrismJobServer(t *testing.T) {
 	stdout, _ := runBatch(t, 3*time.Minute, nil, args...)
 	t.Logf("backfill on the job server took %s", time.Since(start).Round(time.Millisecond))
 	checkBackfill(t, cfg, parseReport(t, stdout), expected(t, cfg))
-}
-
-// startJobServer starts Prism's job server in this process on a free port and returns its
-// endpoint. It runs until the test process exits (Prism offers no way to stop it).
-func startJobServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := prism.CreateJobServer(ctx, prism.Options{Port: port}); err != nil {
-		t.Fatalf("start the prism job server on port %d: %v", port, err)
-	}
-	return fmt.Sprintf("localhost:%d", port)
 }
 
 var (

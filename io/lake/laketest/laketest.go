@@ -15,11 +15,13 @@ package laketest
 
 import (
 	"bytes"
+	"io"
 	"io/fs"
 	"net/http/httptest"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
@@ -101,4 +103,38 @@ func (s *S3) Put(bucket, key, src string) error {
 	}
 	_, err = s.backend.PutObject(bucket, key, map[string]string{}, bytes.NewReader(b), int64(len(b)), nil)
 	return err
+}
+
+// Download copies every object of bucket under prefix to dir/<its key relative to prefix>, byte
+// for byte, and returns how many it copied: what a job wrote to s3:// can then be checked by
+// code that reads local files (the reference, for one).
+func (s *S3) Download(t testing.TB, bucket, prefix, dir string) int {
+	t.Helper()
+	list, err := s.backend.ListBucket(bucket, &gofakes3.Prefix{HasPrefix: true, Prefix: prefix + "/"}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatalf("laketest: list s3://%s/%s: %v", bucket, prefix, err)
+	}
+	for _, c := range list.Contents {
+		if err := s.get(bucket, c.Key, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(c.Key, prefix+"/")))); err != nil {
+			t.Fatalf("laketest: download s3://%s/%s: %v", bucket, c.Key, err)
+		}
+	}
+	return len(list.Contents)
+}
+
+// get copies the object key of bucket to the local file dst.
+func (s *S3) get(bucket, key, dst string) error {
+	obj, err := s.backend.GetObject(bucket, key, nil)
+	if err != nil {
+		return err
+	}
+	defer obj.Contents.Close()
+	b, err := io.ReadAll(obj.Contents)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
 }
