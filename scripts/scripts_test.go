@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +78,12 @@ func script(t *testing.T, timeout time.Duration, env []string, name string, args
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{name}, args...)...)
 	cmd.Env = append(cleanEnv(t), env...)
+	// The script and what it starts (jobs, the serving API) run in a process group of their
+	// own, which a timeout kills whole; Wait then returns even if an orphan still holds the
+	// output pipes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -93,8 +99,39 @@ func script(t *testing.T, timeout time.Duration, env []string, name string, args
 	return r
 }
 
+var goEnv struct {
+	once sync.Once
+	vars []string
+	err  error
+}
+
+// goDirs returns GOPATH, GOMODCACHE and GOCACHE as this process's go command sees them, as
+// NAME=value: cleanEnv moves HOME, and without them a script's go build would start from an
+// empty module and build cache (downloading every module and compiling the SDK: minutes).
+func goDirs(t *testing.T) []string {
+	t.Helper()
+	goEnv.once.Do(func() {
+		out, err := exec.Command("go", "env", "GOPATH", "GOMODCACHE", "GOCACHE").Output()
+		if err != nil {
+			goEnv.err = fmt.Errorf("go env: %w", err)
+			return
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		for i, name := range []string{"GOPATH", "GOMODCACHE", "GOCACHE"} {
+			if i < len(lines) && lines[i] != "" {
+				goEnv.vars = append(goEnv.vars, name+"="+lines[i])
+			}
+		}
+	})
+	if goEnv.err != nil {
+		t.Fatal(goEnv.err)
+	}
+	return goEnv.vars
+}
+
 func cleanEnv(t *testing.T) []string {
 	home := t.TempDir()
+	dirs := goDirs(t)
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -104,7 +141,7 @@ func cleanEnv(t *testing.T) []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "HOME="+home, "CLOUDSDK_CONFIG="+home)
+	return append(append(env, dirs...), "HOME="+home, "CLOUDSDK_CONFIG="+home)
 }
 
 func TestHelp(t *testing.T) {
@@ -294,12 +331,7 @@ func TestSubmitFlinkToJobServer(t *testing.T) {
 // endpoint; it runs until the test process exits.
 func startJobServer(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freeTCPPort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := prism.CreateJobServer(ctx, prism.Options{Port: port}); err != nil {

@@ -14,6 +14,11 @@
 // on-time row is written); a row of those windows that was still changing at the end would
 // show a delay below its real one, so the report also says how far the job's generator fell
 // behind. Polling costs the machine a little CPU, as a reader of the store would.
+//
+// The baseline, measured in the same run: the plain-Go reference (package
+// io/views/reference) computes the same views over the raw archive the job wrote, in this
+// process on one goroutine; the report gives the job's CPU time per event next to the
+// reference's, and their ratio.
 package main
 
 import (
@@ -26,11 +31,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/beamline/beamline/io/store"
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
 	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/io/views/reference"
 )
 
 func main() {
@@ -52,7 +59,51 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchstream:", err)
 		os.Exit(1)
 	}
+	if res.base, err = measureBaseline(filepath.Join(*out, "lake"), *reference); err != nil {
+		fmt.Fprintln(os.Stderr, "benchstream: baseline:", err)
+		os.Exit(1)
+	}
 	res.print(os.Stdout)
+}
+
+// baseline is the plain-Go reference's run over the job's archive.
+type baseline struct {
+	records   int64
+	wall, cpu time.Duration
+}
+
+// measureBaseline computes the views of every day of the archive at lakeDir with the
+// reference, and times it.
+func measureBaseline(lakeDir, categories string) (baseline, error) {
+	days, err := filepath.Glob(filepath.Join(lakeDir, "raw", "dt=*"))
+	if err != nil || len(days) == 0 {
+		return baseline{}, fmt.Errorf("no archive under %s", lakeDir)
+	}
+	first, err1 := time.Parse(time.DateOnly, strings.TrimPrefix(filepath.Base(days[0]), "dt="))
+	last, err2 := time.Parse(time.DateOnly, strings.TrimPrefix(filepath.Base(days[len(days)-1]), "dt="))
+	if err1 != nil || err2 != nil {
+		return baseline{}, fmt.Errorf("archive days %s..%s", days[0], days[len(days)-1])
+	}
+	cpu0, start := cpuTime(), time.Now()
+	cats, err := reference.ReadCategories(categories)
+	if err != nil {
+		return baseline{}, err
+	}
+	recs, err := reference.ReadLake(lakeDir, first, last)
+	if err != nil {
+		return baseline{}, err
+	}
+	res := reference.Compute(reference.Config{From: first, To: last, Categories: cats, BotPatterns: reference.DefaultBotPatterns}, recs)
+	return baseline{records: res.Counts.Read, wall: time.Since(start), cpu: cpuTime() - cpu0}, nil
+}
+
+// cpuTime returns this process's CPU time (user + system) so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // result is one measured run.
@@ -64,6 +115,7 @@ type result struct {
 	windows  int
 	lag      time.Duration // wall clock at the end minus the last recorded speed watermark
 	report   []string      // the job's report lines
+	base     baseline      // the reference over the run's archive
 }
 
 func run(bin, out, reference string, rate int, d, poll, warmup, settle time.Duration, extra []string) (result, error) {
@@ -235,4 +287,26 @@ func (r result) print(w *os.File) {
 			fmt.Fprintln(w, "job:", l)
 		}
 	}
+	b := r.base
+	if b.records == 0 || r.read == 0 {
+		return
+	}
+	refPer := b.cpu / time.Duration(b.records)
+	fmt.Fprintf(w, "baseline (same run): the plain-Go reference computes the views of the run's archive, %d records, in %s (%.0f events/s on one core), %s CPU per event\n",
+		b.records, b.wall.Round(time.Millisecond), float64(b.records)/b.wall.Seconds(), refPer)
+	if cpu, ok := jobCPU(r.report); ok {
+		jobPer := cpu / time.Duration(r.read)
+		fmt.Fprintf(w, "ratio: the job uses %s CPU per event, %.1fx the reference's\n", jobPer, float64(jobPer)/float64(refPer))
+	}
+}
+
+// jobCPU returns the CPU time on the job's "cpu D, peak RSS N MiB" report line.
+func jobCPU(report []string) (time.Duration, bool) {
+	for _, l := range report {
+		if rest, ok := strings.CutPrefix(l, "cpu "); ok {
+			d, err := time.ParseDuration(strings.TrimSuffix(strings.Fields(rest)[0], ","))
+			return d, err == nil
+		}
+	}
+	return 0, false
 }

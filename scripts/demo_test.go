@@ -1,0 +1,96 @@
+package scripts_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo runs the README's local command, scripts/demo.sh, as a newcomer would (shorter): the
+// generator feeds the streaming job, the API answers from the speed layer, the batch job
+// backfills the archive, and the API answers from the batch layer. It checks what the demo
+// shows: both jobs account for every record, the batch job reads back exactly the records the
+// streaming job archived, and the cutoff moves from none to the backfilled days.
+func TestDemo(t *testing.T) {
+	port := freeTCPPort(t)
+	r := script(t, 5*time.Minute, nil, "demo.sh", "--out", t.TempDir(), "--port", fmt.Sprint(port),
+		"--run_for", "20s", "--rate", "100")
+	if r.code != 0 {
+		t.Fatalf("demo.sh: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	archived := counter(t, r.stdout, `archived (\d+), acked`)
+	if archived == 0 {
+		t.Fatalf("the streaming job archived nothing:\n%s", r.stdout)
+	}
+	reads := regexp.MustCompile(`(?m)^read (\d+), processed (\d+), filtered (\d+), duplicates (\d+), dead-lettered (\d+)$`).FindAllStringSubmatch(r.stdout, -1)
+	if len(reads) != 1 {
+		t.Fatalf("want the batch job's conservation line once, got %d:\n%s", len(reads), r.stdout)
+	}
+	var n [5]int
+	for i := range n {
+		fmt.Sscan(reads[0][i+1], &n[i])
+	}
+	if n[0] != archived || n[0] != n[1]+n[2]+n[3]+n[4] {
+		t.Errorf("the backfill read %d records (processed %d + filtered %d + duplicates %d + dead-lettered %d), the streaming job archived %d",
+			n[0], n[1], n[2], n[3], n[4], archived)
+	}
+
+	answers := apiAnswers(t, r.stdout)
+	if len(answers) != 4 {
+		t.Fatalf("want 4 API answers (status and top, before and after the backfill), got %d:\n%s", len(answers), r.stdout)
+	}
+	before, after := answers[0]["batch_cutoff"], answers[2]["batch_cutoff"]
+	if before != nil || after == nil {
+		t.Errorf("batch cutoff %v before the backfill and %v after, want none and then a time", before, after)
+	}
+	for i, a := range []map[string]any{answers[1], answers[3]} {
+		top, _ := a["top"].([]any)
+		if len(top) == 0 {
+			t.Errorf("top answer %d is empty: %v", i+1, a)
+		}
+	}
+}
+
+// counter returns the number that re's only group matches in out.
+func counter(t *testing.T, out, re string) int {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %q in:\n%s", re, out)
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+// apiAnswers decodes the JSON line that follows each "GET " line of the demo's output.
+func apiAnswers(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	var answers []map[string]any
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "GET ") || i+1 >= len(lines) {
+			continue
+		}
+		var a map[string]any
+		if err := json.Unmarshal([]byte(lines[i+1]), &a); err != nil {
+			t.Fatalf("the answer to %s is not JSON: %v\n%s", line, err, lines[i+1])
+		}
+		answers = append(answers, a)
+	}
+	return answers
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
