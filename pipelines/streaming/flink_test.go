@@ -36,9 +36,10 @@ func TestFlinkRunnerOnPrismJobServer(t *testing.T) {
 	if err := job.wait(); err != nil {
 		t.Fatalf("the job failed: %v\n%s", err, job.tail())
 	}
-	read, archived := reportCount(t, job.tail(), `(?m)^read (\d+),`), reportCount(t, job.tail(), `(?m)^archived (\d+),`)
+	log := job.tail()
+	read, archived := reportCount(t, log, `(?m)^read (\d+),`), reportCount(t, log, `(?m)^archived (\d+),`)
 	if read != records || archived != records {
-		t.Errorf("read %d, archived %d records; want %d each\n%s", read, archived, records, job.tail())
+		t.Errorf("read %d, archived %d records; want %d each\n%s", read, archived, records, log)
 	}
 	day := start.Truncate(24 * time.Hour)
 	want := expected(t, cfg, day, day)

@@ -37,7 +37,8 @@ func TestArchiveToS3(t *testing.T) {
 	local := cfg
 	local.Archive = filepath.Join(t.TempDir(), "lake")
 	files := srv.Download(t, "bucket", "lake", local.Archive)
-	first, last := start.Truncate(24*time.Hour), start.Truncate(24*time.Hour).AddDate(0, 0, 1)
+	first := start.Truncate(24 * time.Hour)
+	last := first.AddDate(0, 0, 1)
 	want := expected(t, local, first, last)
 	if want.Counts.Read != records {
 		t.Fatalf("the archive on S3 holds %d records in %d files, want %d records", want.Counts.Read, files, records)
