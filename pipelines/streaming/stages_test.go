@@ -102,6 +102,8 @@ func TestValidateStages(t *testing.T) {
 			[]string{"--output_topic is not used by --stage=aggregate", "writes the views to --store"}},
 		{"aggregate without a store", with(func(c *Config) { c.Stage = StageAggregate }), []string{"--store is required for --stage=aggregate"}},
 		{"unknown stage", with(func(c *Config) { c.Stage = "enrich" }), []string{"--stage=enrich: want all, ingest, score or aggregate"}},
+		{"dedupe TTL under 1ms", with(func(c *Config) { c.Store, c.Archive, c.DedupeTTL = "sqlite:///tmp/v.db", "/tmp/lake", time.Microsecond }),
+			[]string{"--dedupe_ttl=1µs: must be at least 1ms"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -100,6 +100,8 @@ func (c Config) Validate() error {
 	}
 	if c.RunFor < 0 || c.DedupeTTL < 0 || c.ReferenceRefresh < 0 {
 		errs = append(errs, errors.New("--run_for, --dedupe_ttl and --reference_refresh must not be negative"))
+	} else if c.DedupeTTL > 0 && c.DedupeTTL < time.Millisecond {
+		errs = append(errs, fmt.Errorf("--dedupe_ttl=%v: must be at least 1ms (or 0 for the default)", c.DedupeTTL))
 	}
 	if c.Model != "" && (c.stage() == StageAll || c.stage() == StageScore) {
 		if err := c.score().Validate(); err != nil {

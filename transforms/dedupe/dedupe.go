@@ -26,7 +26,10 @@ package dedupe
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"hash/fnv"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -43,8 +46,9 @@ import (
 const DefaultTTL = 24 * time.Hour
 
 func init() {
-	register.Function1x2[event.Event, string, event.Event](keyByID)
-	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, event.Event, func(beam.EventTime, event.Event), error](&dedupeFn{})
+	register.DoFn5x1[state.Provider, timers.Provider, int, event.Batch, func(beam.EventTime, event.Event), error](&dedupeFn{})
+	register.DoFn2x0[event.Event, func(beam.EventTime, int, event.Batch)](&streamBucketFn{})
+	register.Emitter3[beam.EventTime, int, event.Batch]()
 	register.Emitter2[beam.EventTime, event.Event]()
 	register.DoFn2x0[event.Event, func(int, event.Batch)](&bucketFn{})
 	register.DoFn4x0[context.Context, int, func(*event.Batch) bool, func(event.Event)](&pickBucketFn{})
@@ -52,8 +56,6 @@ func init() {
 	register.Iter1[event.Batch]()
 	register.Emitter1[event.Event]()
 }
-
-func keyByID(e event.Event) (string, event.Event) { return e.ID, e }
 
 // Less reports whether a is kept in preference to b when they share an ID.
 func Less(a, b event.Event) bool {
@@ -63,29 +65,58 @@ func Less(a, b event.Event) bool {
 	return bytes.Compare(a.Raw, b.Raw) < 0
 }
 
-// Timer tags.
+// Timer tags: the emit timer's, and the prefix of an expire timer's, which ends in the
+// generation it was set for (the SDK does not tell OnTimer when a timer was set to fire).
 const (
 	tagEmit   = "emit"
-	tagExpire = "expire"
+	tagExpire = "expire/"
 )
 
-// dedupeFn keeps the best copy of an ID until the watermark passes it, then remembers that the
-// ID was emitted until the TTL expires.
+// emitStep is the granularity of the emit timers: a bucket's pending copies are emitted when
+// the watermark passes the next multiple of emitStep at or after the earliest of them, so a
+// bucket fires at most once per emitStep of event time while the watermark moves smoothly.
+// The watermark is held at the earliest pending copy meanwhile, so nothing emitted is late.
+const emitStep = time.Second
+
+// statefulBuckets is how many keys Stateful spreads IDs over. Prism's cost is per key with
+// state and timers and per state request, so few keys with many events each are much cheaper
+// than a key per ID; on Dataflow it bounds the parallelism of the dedupe step.
+const statefulBuckets = 64
+
+// dedupeFn dedupes one bucket of IDs. It keeps every copy that arrives in Pending until the
+// watermark passes it, then emits the best copy of each due ID that Seen does not hold
+// (within its TTL) and records it in Seen.
+//
+// Seen is two maps, one per parity of the TTL generation (event time / TTL) of the kept
+// copy. An entry counts until the watermark passes its kept time + TTL; the map of a parity
+// is cleared when the watermark enters the next generation of that parity, so an ID takes
+// memory for at most two TTLs.
 type dedupeFn struct {
 	TTL time.Duration
 
-	Best    state.Value[event.Event]
-	Emitted state.Value[bool]
+	Pending state.Bag[event.Batch]
+	Hold    state.Value[int64] // a pending event time (Unix ms) in the emitStep of the earliest
+	Clock   state.Value[int64] // latest time a timer of the bucket fired at: the watermark is past it
+	KeptGen state.Value[int64] // latest generation with IDs in Seen
+	Seen0   state.Map[string, int64]
+	Seen1   state.Map[string, int64]
 	Timer   timers.EventTime
 
 	processed, duplicates beam.Counter
+	// written holds what this bundle put into Seen, per bucket: the SDK's map state does not
+	// read back a bundle's own puts of keys the runner has no value for.
+	written map[int]map[string]int64
 }
 
 func newDedupeFn(ttl time.Duration) *dedupeFn {
 	return &dedupeFn{
 		TTL:     ttl,
-		Best:    state.MakeValueState[event.Event]("best"),
-		Emitted: state.MakeValueState[bool]("emitted"),
+		Pending: state.MakeBagState[event.Batch]("pending"),
+		Hold:    state.MakeValueState[int64]("hold"),
+		Clock:   state.MakeValueState[int64]("clock"),
+		KeptGen: state.MakeValueState[int64]("kept_gen"),
+		Seen0:   state.MakeMapState[string, int64]("seen0"),
+		Seen1:   state.MakeMapState[string, int64]("seen1"),
 		Timer:   timers.InEventTime("dedupe"),
 	}
 }
@@ -95,50 +126,273 @@ func (f *dedupeFn) Setup() {
 	f.duplicates = beam.NewCounter("beamline", "duplicates")
 }
 
-func (f *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, _ string, e event.Event, _ func(beam.EventTime, event.Event)) error {
-	emitted, _, err := f.Emitted.Read(sp)
-	if err != nil {
-		return err
+func (f *dedupeFn) StartBundle(_ func(beam.EventTime, event.Event)) {
+	f.written = map[int]map[string]int64{}
+}
+
+// generation is the TTL generation of t.
+func (f *dedupeFn) generation(t time.Time) int64 {
+	return t.UnixMilli() / f.TTL.Milliseconds()
+}
+
+// seen returns the Seen map of generation g.
+func (f *dedupeFn) seen(g int64) *state.Map[string, int64] {
+	if g%2 == 0 {
+		return &f.Seen0
 	}
-	if emitted {
-		f.duplicates.Inc(ctx, 1)
+	return &f.Seen1
+}
+
+// emitAt is when the emit timer fires for pending copies whose earliest event time is
+// earliest: the first multiple of emitStep at or after it.
+func emitAt(earliest time.Time) time.Time {
+	at := earliest.Truncate(emitStep)
+	if at.Before(earliest) {
+		at = at.Add(emitStep)
+	}
+	return at
+}
+
+// setEmit sets the emit timer for pending copies whose earliest event time is earliest. The
+// timer holds the watermark at the first millisecond of the step that ends at its firing
+// time, not at earliest itself: Prism counts a timer's holds by firing time, and a timer set
+// again at the same firing time with another hold panics it ("negative watermark hold
+// count").
+func (f *dedupeFn) setEmit(tp timers.Provider, earliest time.Time) {
+	at := emitAt(earliest)
+	f.Timer.Set(tp, at, timers.WithTag(tagEmit), timers.WithOutputTimestamp(at.Add(time.Millisecond-emitStep)))
+}
+
+func (f *dedupeFn) ProcessElement(sp state.Provider, tp timers.Provider, _ int, b event.Batch, _ func(beam.EventTime, event.Event)) error {
+	if len(b.Events) == 0 {
 		return nil
 	}
-	best, ok, err := f.Best.Read(sp)
+	if err := f.Pending.Add(sp, b); err != nil {
+		return err
+	}
+	earliest := earliestTime(b.Events)
+	hold, ok, err := f.Hold.Read(sp)
 	if err != nil {
 		return err
 	}
-	if ok {
-		f.duplicates.Inc(ctx, 1)
-		if !Less(e, best) {
-			return nil
-		}
+	if ok && !emitAt(earliest).Before(emitAt(time.UnixMilli(hold))) {
+		return nil // the emit timer fires for these copies too
 	}
-	if err := f.Best.Write(sp, e); err != nil {
+	if err := f.Hold.Write(sp, earliest.UnixMilli()); err != nil {
 		return err
 	}
-	f.Timer.Set(tp, e.Time, timers.WithTag(tagEmit), timers.WithOutputTimestamp(e.Time))
+	f.setEmit(tp, earliest)
 	return nil
 }
 
-func (f *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, _ string, timer timers.Context, emit func(beam.EventTime, event.Event)) error {
-	if timer.Tag == tagExpire {
-		f.Best.Clear(sp)
-		f.Emitted.Clear(sp)
-		return nil
+func (f *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, bucket int, timer timers.Context, emit func(beam.EventTime, event.Event)) error {
+	clock, _, err := f.Clock.Read(sp)
+	if err != nil {
+		return err
 	}
-	best, ok, err := f.Best.Read(sp)
+	if g, ok := strings.CutPrefix(timer.Tag, tagExpire); ok {
+		gen, err := strconv.ParseInt(g, 10, 64)
+		if err != nil {
+			return fmt.Errorf("dedupe: bad expire timer tag %q: %w", timer.Tag, err)
+		}
+		return f.expire(sp, tp, gen, clock)
+	}
+	hold, ok, err := f.Hold.Read(sp)
 	if err != nil || !ok {
 		return err
 	}
-	f.processed.Inc(ctx, 1)
-	emit(mtime.FromTime(best.Time), best)
-	if err := f.Emitted.Write(sp, true); err != nil {
+	// The watermark has passed emitAt of the hold the timer was set for. If this bundle
+	// lowered the hold since, emitAt of the new one is earlier: emitting up to it is safe.
+	dueBy := emitAt(time.UnixMilli(hold))
+	now := dueBy
+	if now.UnixMilli() > clock {
+		if err := f.Clock.Write(sp, now.UnixMilli()); err != nil {
+			return err
+		}
+	} else {
+		now = time.UnixMilli(clock)
+	}
+	batches, _, err := f.Pending.Read(sp)
+	if err != nil {
 		return err
 	}
-	f.Best.Clear(sp)
-	f.Timer.Set(tp, best.Time.Add(f.TTL), timers.WithTag(tagExpire), timers.WithNoOutputTimestamp())
+	// The best pending copy of each ID; the others are duplicates whether due or not.
+	best := map[string]event.Event{}
+	var dups int64
+	for _, b := range batches {
+		for _, e := range b.Events {
+			if kept, ok := best[e.ID]; ok {
+				dups++
+				if !Less(e, kept) {
+					continue
+				}
+			}
+			best[e.ID] = e
+		}
+	}
+	written := f.written[bucket]
+	if written == nil {
+		written = map[string]int64{}
+		f.written[bucket] = written
+	}
+	var rest []event.Event
+	var kept, keptGen int64 = 0, -1
+	for id, e := range best {
+		if e.Time.After(dueBy) {
+			rest = append(rest, e)
+			continue
+		}
+		dup, err := f.remembered(sp, written, id, now)
+		if err != nil {
+			return err
+		}
+		if dup {
+			dups++
+			continue
+		}
+		kept++
+		emit(mtime.FromTime(e.Time), e)
+		if err := f.seen(f.generation(e.Time)).Put(sp, id, e.Time.UnixMilli()); err != nil {
+			return err
+		}
+		written[id] = e.Time.UnixMilli()
+		keptGen = max(keptGen, f.generation(e.Time))
+	}
+	f.processed.Inc(ctx, kept)
+	if dups > 0 {
+		f.duplicates.Inc(ctx, dups)
+	}
+	if kept > 0 {
+		if err := f.keep(sp, tp, keptGen, now); err != nil {
+			return err
+		}
+	}
+	if err := f.Pending.Clear(sp); err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		return f.Hold.Clear(sp)
+	}
+	if err := f.Pending.Add(sp, event.Batch{Events: rest}); err != nil {
+		return err
+	}
+	earliest := earliestTime(rest)
+	if err := f.Hold.Write(sp, earliest.UnixMilli()); err != nil {
+		return err
+	}
+	f.setEmit(tp, earliest)
 	return nil
+}
+
+// keep records that IDs of generation g were put into Seen at now, and sets the expire timer
+// that clears the map of the next generation's parity.
+func (f *dedupeFn) keep(sp state.Provider, tp timers.Provider, g int64, now time.Time) error {
+	last, ok, err := f.KeptGen.Read(sp)
+	if err != nil {
+		return err
+	}
+	if !ok || g > last {
+		if err := f.KeptGen.Write(sp, g); err != nil {
+			return err
+		}
+	}
+	f.setExpire(tp, f.generation(now)+1)
+	return nil
+}
+
+// setExpire sets the timer that clears the Seen map of generation g's parity when the
+// watermark enters g. That map then holds only IDs kept in generation g-2 or before, or
+// late ones whose TTL has passed too.
+func (f *dedupeFn) setExpire(tp timers.Provider, g int64) {
+	f.Timer.Set(tp, time.UnixMilli(g*f.TTL.Milliseconds()), timers.WithTag(tagExpire+strconv.FormatInt(g, 10)), timers.WithNoOutputTimestamp())
+}
+
+// expire handles the expire timer of generation g: it clears the map of g's parity, advances
+// the clock to g, and sets the next expire timer while the other map may hold IDs.
+func (f *dedupeFn) expire(sp state.Provider, tp timers.Provider, g, clock int64) error {
+	if err := f.seen(g).Clear(sp); err != nil {
+		return err
+	}
+	if at := g * f.TTL.Milliseconds(); at > clock {
+		if err := f.Clock.Write(sp, at); err != nil {
+			return err
+		}
+	}
+	kept, ok, err := f.KeptGen.Read(sp)
+	if err != nil {
+		return err
+	}
+	if ok && kept >= g-1 {
+		f.setExpire(tp, g+1)
+	}
+	return nil
+}
+
+// remembered reports whether id was kept less than the TTL before now.
+func (f *dedupeFn) remembered(sp state.Provider, written map[string]int64, id string, now time.Time) (bool, error) {
+	live := func(keptMs int64) bool { return now.Before(time.UnixMilli(keptMs).Add(f.TTL)) }
+	if ms, ok := written[id]; ok && live(ms) {
+		return true, nil
+	}
+	for _, m := range []*state.Map[string, int64]{&f.Seen0, &f.Seen1} {
+		ms, ok, err := m.Get(sp, id)
+		if err != nil {
+			return false, err
+		}
+		if ok && live(ms) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// earliestTime returns the earliest event time of events (which must not be empty).
+func earliestTime(events []event.Event) time.Time {
+	t := events[0].Time
+	for _, e := range events[1:] {
+		if e.Time.Before(t) {
+			t = e.Time
+		}
+	}
+	return t
+}
+
+// streamBucketFn collects the events of a bundle into one batch per bucket of their ID, each
+// timestamped with its earliest event.
+type streamBucketFn struct {
+	batches map[int]*event.Batch
+}
+
+func (f *streamBucketFn) StartBundle(_ func(beam.EventTime, int, event.Batch)) {
+	f.batches = map[int]*event.Batch{}
+}
+
+func (f *streamBucketFn) ProcessElement(e event.Event, _ func(beam.EventTime, int, event.Batch)) {
+	addToBucket(f.batches, bucketOf(e.ID, statefulBuckets), e)
+}
+
+func (f *streamBucketFn) FinishBundle(emit func(beam.EventTime, int, event.Batch)) {
+	for k, b := range f.batches {
+		emit(mtime.FromTime(earliestTime(b.Events)), k, *b)
+	}
+	f.batches = nil
+}
+
+// bucketOf returns the bucket, of n, of an event ID.
+func bucketOf(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// addToBucket appends e to the batch of bucket k.
+func addToBucket(batches map[int]*event.Batch, k int, e event.Event) {
+	b, ok := batches[k]
+	if !ok {
+		b = &event.Batch{}
+		batches[k] = b
+	}
+	b.Events = append(b.Events, e)
 }
 
 // buckets is how many groups ByID spreads IDs over.
@@ -154,15 +408,7 @@ func (f *bucketFn) StartBundle(_ func(int, event.Batch)) {
 }
 
 func (f *bucketFn) ProcessElement(e event.Event, _ func(int, event.Batch)) {
-	h := fnv.New32a()
-	h.Write([]byte(e.ID))
-	k := int(h.Sum32() % buckets)
-	b, ok := f.batches[k]
-	if !ok {
-		b = &event.Batch{}
-		f.batches[k] = b
-	}
-	b.Events = append(b.Events, e)
+	addToBucket(f.batches, bucketOf(e.ID, buckets), e)
 }
 
 func (f *bucketFn) FinishBundle(emit func(int, event.Batch)) {
@@ -222,8 +468,8 @@ func ByID(s beam.Scope, events beam.PCollection) beam.PCollection {
 // event time.
 func Stateful(s beam.Scope, ttl time.Duration, events beam.PCollection) beam.PCollection {
 	s = s.Scope("dedupe.Stateful")
-	if ttl <= 0 {
-		panic("dedupe.Stateful: ttl must be positive")
+	if ttl < time.Millisecond {
+		panic("dedupe.Stateful: ttl must be at least 1ms")
 	}
-	return beam.ParDo(s, newDedupeFn(ttl), beam.ParDo(s, keyByID, events))
+	return beam.ParDo(s, newDedupeFn(ttl), beam.ParDo(s, &streamBucketFn{}, events))
 }
