@@ -24,8 +24,8 @@ type SpeedOptions struct {
 	// early pane fires (DefaultEarlyFiring).
 	EarlyFiring time.Duration
 	// FireCount, when positive, also fires an early or a late pane once a window has that many
-	// new events, whichever comes first. Tests use it: teststream cannot drive processing time
-	// on Prism.
+	// new inputs, whichever comes first; an input is the sum of a bundle's events for a row.
+	// Tests use it: teststream cannot drive processing time on Prism.
 	FireCount int
 	// AllowedLateness is how long after the end of a window late events still count
 	// (DefaultAllowedLateness). It must be positive: Prism panics on a closing window with
@@ -108,9 +108,10 @@ func Speed(s beam.Scope, opts SpeedOptions, events beam.PCollection) beam.PColle
 	if opts.AllowedLateness == 0 {
 		panic("aggregate.Speed: allowed lateness must be positive")
 	}
-	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), events,
+	sums := beam.ParDo(s, &bundleSumFn{}, events)
+	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), sums,
 		beam.Trigger(minuteTrigger(opts)), beam.AllowedLateness(opts.AllowedLateness), beam.PanesAccumulate())
-	minutes := rows(s, views.Speed, beam.ParDo(s, minuteContributions, windowed))
+	minutes := rows(s, views.Speed, windowed)
 	global := beam.WindowInto(s, window.NewGlobalWindows(), minutes)
 	return beam.Flatten(s, global, speedSessions(s, opts, events))
 }
