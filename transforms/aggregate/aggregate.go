@@ -255,16 +255,37 @@ func (f *bucketPointsFn) StartBundle(_ func(int, pointBatch)) {
 }
 
 func (f *bucketPointsFn) ProcessElement(e event.Event, _ func(int, pointBatch)) {
-	h := fnv.New32a()
-	h.Write([]byte(e.UserID))
-	k := int(h.Sum32() % userBuckets)
-	b, ok := f.batches[k]
+	b, ok := f.batches[userBucket(e.UserID)]
 	if !ok {
 		b = &pointBatch{}
-		f.batches[k] = b
+		f.batches[userBucket(e.UserID)] = b
 	}
+	b.add(e)
+}
+
+// userBucket returns the bucket of a user.
+func userBucket(user string) int {
+	h := fnv.New32a()
+	h.Write([]byte(user))
+	return int(h.Sum32() % userBuckets)
+}
+
+// add appends the session point of e.
+func (b *pointBatch) add(e event.Event) {
 	b.Users = append(b.Users, e.UserID)
 	b.Points = append(b.Points, point{TimeMs: e.Time.UnixMilli(), ID: e.ID, Country: e.Country})
+}
+
+// byUser returns the points of batches by user.
+func byUser(batches func(*pointBatch) bool) map[string][]point {
+	users := map[string][]point{}
+	var b pointBatch
+	for batches(&b) {
+		for i, u := range b.Users {
+			users[u] = append(users[u], b.Points[i])
+		}
+	}
+	return users
 }
 
 func (f *bucketPointsFn) FinishBundle(emit func(int, pointBatch)) {
@@ -276,14 +297,7 @@ func (f *bucketPointsFn) FinishBundle(emit func(int, pointBatch)) {
 
 // sessionsOfBucket emits the sessions of every user of one bucket.
 func sessionsOfBucket(_ int, batches func(*pointBatch) bool, emit func(string, Acc)) {
-	byUser := map[string][]point{}
-	var b pointBatch
-	for batches(&b) {
-		for i, u := range b.Users {
-			byUser[u] = append(byUser[u], b.Points[i])
-		}
-	}
-	for _, points := range byUser {
+	for _, points := range byUser(batches) {
 		splitSessions(points, emit)
 	}
 }

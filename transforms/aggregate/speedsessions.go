@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
@@ -16,11 +17,14 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {
 	beam.RegisterCoder(reflect.TypeOf((*pointList)(nil)).Elem(), encodePoints, decodePoints)
-	register.Function3x0[string, func(*point) bool, func(string, pointList)](collectPoints)
+	register.Function3x0[int, func(*pointBatch) bool, func(string, pointList)](collectPoints)
+	register.DoFn2x0[event.Event, func(beam.EventTime, int, pointBatch)](&minutePointsFn{})
+	register.Emitter3[beam.EventTime, int, pointBatch]()
 	register.Emitter2[string, pointList]()
 	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, pointList, func(string, Acc), error](&sessionFn{})
 	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, Acc, func(views.Row), error](&sessionSumFn{})
@@ -44,7 +48,7 @@ const (
 // window) computed from events (see Speed).
 func speedSessions(s beam.Scope, o SpeedOptions, events beam.PCollection) beam.PCollection {
 	s = s.Scope("sessions")
-	points := beam.ParDo(s, sessionPoint, events)
+	points := beam.ParDo(s, &minutePointsFn{}, events)
 	// The lateness gate: the same windows and allowed lateness as the minute views, so an
 	// event counts in sessions when it counts in the minute views.
 	gated := beam.WindowInto(s, window.NewFixedWindows(time.Minute), points,
@@ -105,14 +109,51 @@ func decodePoints(b []byte) (pointList, error) {
 	return l, nil
 }
 
-// collectPoints turns one pane of one user's points into one element.
-func collectPoints(user string, points func(*point) bool, emit func(string, pointList)) {
-	var l pointList
-	var p point
-	for points(&p) {
-		l.Points = append(l.Points, p)
+// minutePointsFn collects the session points of a bundle into one batch per bucket of the
+// user and minute of event time, each at its earliest point's time (so in its minute's window
+// of the lateness gate). Prism keeps the elements of a window until it fires and re-sorts them
+// all whenever it builds a bundle, so one element per bucket, minute and bundle instead of one
+// per event.
+type minutePointsFn struct {
+	batches map[bucketMinute]*pointBatch
+}
+
+// bucketMinute is a bucket of users and a minute of event time (Unix minutes).
+type bucketMinute struct {
+	bucket int
+	minute int64
+}
+
+func (f *minutePointsFn) StartBundle(_ func(beam.EventTime, int, pointBatch)) {
+	f.batches = map[bucketMinute]*pointBatch{}
+}
+
+func (f *minutePointsFn) ProcessElement(e event.Event, _ func(beam.EventTime, int, pointBatch)) {
+	k := bucketMinute{bucket: userBucket(e.UserID), minute: e.Time.UnixMilli() / time.Minute.Milliseconds()}
+	b, ok := f.batches[k]
+	if !ok {
+		b = &pointBatch{}
+		f.batches[k] = b
 	}
-	emit(user, l)
+	b.add(e)
+}
+
+func (f *minutePointsFn) FinishBundle(emit func(beam.EventTime, int, pointBatch)) {
+	for k, b := range f.batches {
+		earliest := b.Points[0].TimeMs
+		for _, p := range b.Points[1:] {
+			earliest = min(earliest, p.TimeMs)
+		}
+		emit(mtime.Time(earliest), k.bucket, *b)
+	}
+	f.batches = nil
+}
+
+// collectPoints turns one pane of a bucket's points into one element per user.
+func collectPoints(_ int, batches func(*pointBatch) bool, emit func(string, pointList)) {
+	for user, points := range byUser(batches) {
+		emit(user, pointList{Points: points})
+	}
 }
 
 // sessionFn keeps the points of a user's open sessions and emits the contribution of each
