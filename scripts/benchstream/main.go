@@ -271,6 +271,10 @@ func (r result) print(w *os.File) {
 	behind := float64(r.rate)*r.duration.Seconds() - float64(r.read)
 	fmt.Fprintf(w, "target %d events/s for %s: read %d = %.0f events/s sustained (%.0f%% of the target; the source was %.0f s behind at the end)\n",
 		r.rate, r.duration, r.read, rate, 100*rate/float64(r.rate), max(behind, 0)/float64(r.rate))
+	if settled, ok := jobSettled(r.report); ok {
+		fmt.Fprintf(w, "settled (processed, filtered, duplicate or dead-lettered) by the end: %d = %.0f events/s (%.0f%% of what was read; the rest was still queued in the job)\n",
+			settled, float64(settled)/r.duration.Seconds(), 100*float64(settled)/float64(max(r.read, 1)))
+	}
 	if len(r.delays) == 0 {
 		fmt.Fprintln(w, "window end -> row final in the store: no window to measure")
 	} else {
@@ -298,6 +302,18 @@ func (r result) print(w *os.File) {
 		jobPer := cpu / time.Duration(r.read)
 		fmt.Fprintf(w, "ratio: the job uses %s CPU per event, %.1fx the reference's\n", jobPer, float64(jobPer)/float64(refPer))
 	}
+}
+
+// jobSettled returns how many events the job's "read N, processed P, filtered F, duplicates D,
+// dead-lettered X" report line says were settled: P+F+D+X.
+func jobSettled(report []string) (int64, bool) {
+	for _, l := range report {
+		var read, processed, filtered, dups, dead int64
+		if n, _ := fmt.Sscanf(l, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d", &read, &processed, &filtered, &dups, &dead); n == 5 {
+			return processed + filtered + dups + dead, true
+		}
+	}
+	return 0, false
 }
 
 // jobCPU returns the CPU time on the job's "cpu D, peak RSS N MiB" report line.

@@ -1,0 +1,17 @@
+package main
+
+import "testing"
+
+func TestJobSettled(t *testing.T) {
+	report := []string{
+		"cpu 3m8.245s, peak RSS 863 MiB",
+		"read 599522, processed 422425, filtered 6067, duplicates 4473, dead-lettered 3074 (events still in dedupe or open windows when the job stopped are in none)",
+	}
+	got, ok := jobSettled(report)
+	if want := int64(422425 + 6067 + 4473 + 3074); !ok || got != want {
+		t.Errorf("jobSettled = %d, %v; want %d, true", got, ok, want)
+	}
+	if _, ok := jobSettled(report[:1]); ok {
+		t.Error("jobSettled found a count in a report without one")
+	}
+}
