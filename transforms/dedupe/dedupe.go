@@ -17,14 +17,14 @@
 //     the watermark passes the best one. Events travel in batches per hash bucket of the ID
 //     (64 buckets, one batch per bucket and bundle) to a stateful DoFn keyed by bucket, which
 //     keeps the copies in a bag until the watermark passes them, then emits the best copy of
-//     each ID at its own event time (a timer per bucket holds the watermark there, so it is
-//     never late downstream) and remembers the ID for a TTL of event time (DESIGN.md: 24 h by
+//     each ID at its own event time (a timer per bucket holds the watermark at or before it, so
+//     it is never late downstream) and remembers the ID for a TTL of event time (DESIGN.md: 24 h by
 //     default), in map state. A copy after that passes again as a new event (it cannot be
 //     told apart without remembering the ID); the nightly backfill makes the view exact. An
 //     ID takes state for at most two TTLs (see dedupeFn).
 //     Keying by ID instead (state and two timers per ID) cost ~970 us of CPU per event on
 //     Prism, half the streaming job's CPU: Prism's cost is per key with timers and per state
-//     request.
+//     request. Batch pipelines use ByID, which is exact for any distance between copies.
 package dedupe
 
 import (

@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -52,6 +53,63 @@ func TestStatefulAcrossWatermarks(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff(map[string]int64{"processed": 4, "duplicates": 2}, beamtest.Counters(res, "beamline")); d != "" {
+		t.Errorf("counters (-want +got):\n%s", d)
+	}
+}
+
+// TestStatefulManyIDs runs Stateful over 300 IDs spread over every bucket, in three rounds
+// with the watermark moving between them: round one has each ID's first copy (and, for every
+// third ID, an earlier copy with a larger raw record), round two a later copy of each ID after
+// the watermark has passed the first, round three a copy of every fifth ID at the same time as
+// the kept one. It checks the output against the choice made here in plain Go: the earliest
+// copy of round one wins, everything else is a duplicate.
+func TestStatefulManyIDs(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	const n = 300
+	cfg := teststream.NewConfig()
+	var want []event.Event
+	var round1, round2, round3 []event.Event
+	dups := 0
+	for i := range n {
+		id := fmt.Sprintf("id-%03d", i)
+		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		first := event.Event{ID: id, UserID: "u", Time: at, Raw: []byte("a" + id)}
+		kept := first
+		round1 = append(round1, first)
+		if i%3 == 0 {
+			earlier := event.Event{ID: id, UserID: "u", Time: at.Add(-time.Second), Raw: []byte("z" + id)}
+			round1 = append(round1, earlier)
+			kept = earlier
+			dups++
+		}
+		want = append(want, kept)
+		round2 = append(round2, event.Event{ID: id, UserID: "u", Time: at.Add(2 * time.Minute), Raw: []byte("b" + id)})
+		dups++
+		if i%5 == 0 {
+			round3 = append(round3, kept)
+			dups++
+		}
+	}
+	for r, round := range [][]event.Event{round1, round2, round3} {
+		if err := cfg.AddElementList(t0.UnixMilli(), round); err != nil {
+			t.Fatal(err)
+		}
+		// Past every copy of the round: 30 s after t0, then 3 and 4 minutes.
+		if err := cfg.AdvanceWatermark(t0.Add([]time.Duration{30 * time.Second, 3 * time.Minute, 4 * time.Minute}[r]).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cfg.AdvanceWatermarkToInfinity(); err != nil {
+		t.Fatal(err)
+	}
+
+	p, s := beam.NewPipelineWithRoot()
+	beamtest.Equal(s, Stateful(s, time.Hour, teststream.Create(s, cfg)), want)
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]int64{"processed": n, "duplicates": int64(dups)}, beamtest.Counters(res, "beamline")); d != "" {
 		t.Errorf("counters (-want +got):\n%s", d)
 	}
 }
