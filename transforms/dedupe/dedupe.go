@@ -224,15 +224,7 @@ func (f *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Pro
 	best := map[string]event.Event{}
 	var dups int64
 	for _, b := range batches {
-		for _, e := range b.Events {
-			if kept, ok := best[e.ID]; ok {
-				dups++
-				if !Less(e, kept) {
-					continue
-				}
-			}
-			best[e.ID] = e
-		}
+		dups += pickBest(best, b.Events)
 	}
 	written := f.written[bucket]
 	if written == nil {
@@ -350,6 +342,21 @@ func (f *dedupeFn) remembered(sp state.Provider, written map[string]int64, id st
 	return false, nil
 }
 
+// pickBest keeps in best the best copy of each ID of best and events (Less), and returns how
+// many copies it dropped.
+func pickBest(best map[string]event.Event, events []event.Event) (dropped int64) {
+	for _, e := range events {
+		if kept, ok := best[e.ID]; ok {
+			dropped++
+			if !Less(e, kept) {
+				continue
+			}
+		}
+		best[e.ID] = e
+	}
+	return dropped
+}
+
 // earliestTime returns the earliest event time of events (which must not be empty).
 func earliestTime(events []event.Event) time.Time {
 	t := events[0].Time
@@ -437,15 +444,7 @@ func (f *pickBucketFn) ProcessElement(ctx context.Context, _ int, batches func(*
 	var b event.Batch
 	var dups int64
 	for batches(&b) {
-		for _, e := range b.Events {
-			if kept, ok := best[e.ID]; ok {
-				dups++
-				if !Less(e, kept) {
-					continue
-				}
-			}
-			best[e.ID] = e
-		}
+		dups += pickBest(best, b.Events)
 	}
 	for _, e := range best {
 		emit(e)
