@@ -296,11 +296,18 @@ func (f *dedupeFn) keep(sp state.Provider, tp timers.Provider, g int64, now time
 	return nil
 }
 
-// setExpire sets the timer that clears the Seen map of generation g's parity when the
-// watermark enters g. That map then holds only IDs kept in generation g-2 or before, or
-// late ones whose TTL has passed too.
+// setExpire sets the timer that clears the Seen map of generation g's parity just before the
+// watermark enters g (expireAt). That map then holds only IDs kept in generation g-2 or
+// before, or late ones, all past their TTL.
 func (f *dedupeFn) setExpire(tp timers.Provider, g int64) {
-	f.Timer.Set(tp, time.UnixMilli(g*f.TTL.Milliseconds()), timers.WithTag(tagExpire+strconv.FormatInt(g, 10)), timers.WithNoOutputTimestamp())
+	f.Timer.Set(tp, time.UnixMilli(f.expireAt(g)), timers.WithTag(tagExpire+strconv.FormatInt(g, 10)), timers.WithNoOutputTimestamp())
+}
+
+// expireAt is when the expire timer of generation g fires (Unix ms): 1 ms before g starts,
+// so that it fires before the emit timers of g's first IDs (on whole seconds), never after
+// them, which would forget those IDs.
+func (f *dedupeFn) expireAt(g int64) int64 {
+	return g*f.TTL.Milliseconds() - 1
 }
 
 // expire handles the expire timer of generation g: it clears the map of g's parity, advances
@@ -309,7 +316,7 @@ func (f *dedupeFn) expire(sp state.Provider, tp timers.Provider, g, clock int64)
 	if err := f.seen(g).Clear(sp); err != nil {
 		return err
 	}
-	if at := g * f.TTL.Milliseconds(); at > clock {
+	if at := f.expireAt(g); at > clock {
 		if err := f.Clock.Write(sp, at); err != nil {
 			return err
 		}
