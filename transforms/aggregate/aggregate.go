@@ -255,10 +255,11 @@ func (f *bucketPointsFn) StartBundle(_ func(int, pointBatch)) {
 }
 
 func (f *bucketPointsFn) ProcessElement(e event.Event, _ func(int, pointBatch)) {
-	b, ok := f.batches[userBucket(e.UserID)]
+	k := userBucket(e.UserID)
+	b, ok := f.batches[k]
 	if !ok {
 		b = &pointBatch{}
-		f.batches[userBucket(e.UserID)] = b
+		f.batches[k] = b
 	}
 	b.add(e)
 }
