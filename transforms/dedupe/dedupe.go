@@ -19,12 +19,23 @@
 //     keeps the copies in a bag until the watermark passes them, then emits the best copy of
 //     each ID at its own event time (a timer per bucket holds the watermark at or before it, so
 //     it is never late downstream) and remembers the ID for a TTL of event time (DESIGN.md: 24 h by
-//     default), in map state. A copy after that passes again as a new event (it cannot be
-//     told apart without remembering the ID); the nightly backfill makes the view exact. An
-//     ID takes state for at most two TTLs (see dedupeFn).
-//     Keying by ID instead (state and two timers per ID) cost ~970 us of CPU per event on
-//     Prism, half the streaming job's CPU: Prism's cost is per key with timers and per state
-//     request. Batch pipelines use ByID, which is exact for any distance between copies.
+//     default). A copy after that passes again as a new event (it cannot be told apart
+//     without remembering the ID); the nightly backfill makes the view exact. An ID takes
+//     state for at most two TTLs (see dedupeFn).
+//
+// # Where Stateful remembers IDs
+//
+// The kept IDs are appended, one batch per firing, to bags in the runner's state, and
+// looked up in a worker's memory of those bags that a token in the same state validates
+// (memory.go): a worker that does not hold the latest token reads the bags again, so the
+// result is the same on every runner and after any failure. Each worker therefore holds in
+// memory the IDs of the buckets it runs, ~40 bytes per ID for up to two TTLs: at R events/s
+// and the default 24 h TTL, up to R x 7 MB across the job's workers (at 1k events/s, 7 GB);
+// lower --dedupe_ttl where that is too much. Measured on Prism (2 cores, 20k events/s
+// target): map state, with about four state requests per ID that Prism answers one after
+// the other (~75 us each), settled 5.4k events/s; the memory settles 18.9k. Keying by ID
+// (state and two timers per ID) had cost ~970 us of CPU per event: Prism's cost is per key
+// with timers and per state request.
 package dedupe
 
 import (
@@ -42,6 +53,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/google/uuid"
 
 	"github.com/beamline/beamline/transforms/event"
 )
@@ -88,63 +100,65 @@ const emitStep = time.Second
 const statefulBuckets = 64
 
 // dedupeFn dedupes one bucket of IDs. It keeps every copy that arrives in Pending until the
-// watermark passes it, then emits the best copy of each due ID that Seen does not hold
-// (within its TTL) and records it in Seen.
+// watermark passes it, then emits the best copy of each due ID that it has not kept within
+// the TTL, and remembers the ID (see memory.go: Kept0, Kept1 and Token in the runner's
+// state, a memory of them in the worker).
 //
-// Seen is two maps, one per parity of the TTL generation (event time / TTL) of the kept
-// copy. An entry counts until the watermark passes its kept time + TTL; the map of a parity
-// is cleared when the watermark enters the next generation of that parity, so an ID takes
+// The kept IDs are held per parity of the TTL generation (event time / TTL) of the kept copy.
+// An entry counts until the watermark passes its kept time + TTL; the IDs of a parity are
+// cleared when the watermark enters the next generation of that parity, so an ID takes
 // memory for at most two TTLs.
 type dedupeFn struct {
 	TTL time.Duration
+	// MemoryID names the worker memory of this transform's kept IDs (see memory.go).
+	MemoryID string
 
 	Pending state.Bag[event.Batch]
 	Hold    state.Value[int64] // a pending event time (Unix ms) in the emitStep of the earliest
 	Clock   state.Value[int64] // latest time a timer of the bucket fired at: the watermark is past it
-	KeptGen state.Value[int64] // latest generation with IDs in Seen
-	Seen0   state.Map[string, int64]
-	Seen1   state.Map[string, int64]
+	KeptGen state.Value[int64] // latest generation with kept IDs
+	Kept0   state.Bag[keptBatch]
+	Kept1   state.Bag[keptBatch]
+	Token   state.Value[int64]
 	Timer   timers.EventTime
 
 	processed, duplicates beam.Counter
-	// written holds what this bundle put into Seen, per bucket: the SDK's map state does not
-	// read back a bundle's own puts of keys the runner has no value for.
-	written map[int]map[string]int64
+	mem                   *memory
 }
 
 func newDedupeFn(ttl time.Duration) *dedupeFn {
 	return &dedupeFn{
-		TTL:     ttl,
-		Pending: state.MakeBagState[event.Batch]("pending"),
-		Hold:    state.MakeValueState[int64]("hold"),
-		Clock:   state.MakeValueState[int64]("clock"),
-		KeptGen: state.MakeValueState[int64]("kept_gen"),
-		Seen0:   state.MakeMapState[string, int64]("seen0"),
-		Seen1:   state.MakeMapState[string, int64]("seen1"),
-		Timer:   timers.InEventTime("dedupe"),
+		TTL:      ttl,
+		MemoryID: uuid.NewString(),
+		Pending:  state.MakeBagState[event.Batch]("pending"),
+		Hold:     state.MakeValueState[int64]("hold"),
+		Clock:    state.MakeValueState[int64]("clock"),
+		KeptGen:  state.MakeValueState[int64]("kept_gen"),
+		Kept0:    state.MakeBagState[keptBatch]("kept0"),
+		Kept1:    state.MakeBagState[keptBatch]("kept1"),
+		Token:    state.MakeValueState[int64]("kept_token"),
+		Timer:    timers.InEventTime("dedupe"),
 	}
 }
 
 func (f *dedupeFn) Setup() {
 	f.processed = beam.NewCounter("beamline", "processed")
 	f.duplicates = beam.NewCounter("beamline", "duplicates")
+	f.mem = acquireMemory(f.MemoryID)
 }
 
-func (f *dedupeFn) StartBundle(_ func(beam.EventTime, event.Event)) {
-	f.written = map[int]map[string]int64{}
+func (f *dedupeFn) Teardown() {
+	releaseMemory(f.MemoryID)
+}
+
+// kept returns the durable kept IDs of the bucket that sp is for.
+func (f *dedupeFn) kept(sp state.Provider) keptState {
+	return keptState{sp: sp, bags: [2]*state.Bag[keptBatch]{&f.Kept0, &f.Kept1}, token: &f.Token}
 }
 
 // generation is the TTL generation of t.
 func (f *dedupeFn) generation(t time.Time) int64 {
 	return t.UnixMilli() / f.TTL.Milliseconds()
-}
-
-// seen returns the Seen map of generation g.
-func (f *dedupeFn) seen(g int64) *state.Map[string, int64] {
-	if g%2 == 0 {
-		return &f.Seen0
-	}
-	return &f.Seen1
 }
 
 // emitAt is when the emit timer fires for pending copies whose earliest event time is
@@ -199,7 +213,7 @@ func (f *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Pro
 		if err != nil {
 			return fmt.Errorf("dedupe: bad expire timer tag %q: %w", timer.Tag, err)
 		}
-		return f.expire(sp, tp, gen, clock)
+		return f.expire(sp, tp, bucket, gen, clock)
 	}
 	hold, ok, err := f.Hold.Read(sp)
 	if err != nil || !ok {
@@ -226,39 +240,39 @@ func (f *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Pro
 	for _, b := range batches {
 		dups += pickBest(best, b.Events)
 	}
-	written := f.written[bucket]
-	if written == nil {
-		written = map[string]int64{}
-		f.written[bucket] = written
+	mem := f.mem.bucket(bucket)
+	ks := f.kept(sp)
+	defer mem.mu.Unlock()
+	if err := mem.lock(ks); err != nil {
+		return err
 	}
 	var rest []event.Event
+	var added [2]keptBatch
 	var kept, keptGen int64 = 0, -1
 	for id, e := range best {
 		if e.Time.After(dueBy) {
 			rest = append(rest, e)
 			continue
 		}
-		dup, err := f.remembered(sp, written, id, now)
-		if err != nil {
-			return err
-		}
-		if dup {
+		k := keyOf(id)
+		if ms, ok := mem.get(k); ok && now.Before(time.UnixMilli(ms).Add(f.TTL)) {
 			dups++
 			continue
 		}
 		kept++
 		emit(mtime.FromTime(e.Time), e)
-		if err := f.seen(f.generation(e.Time)).Put(sp, id, e.Time.UnixMilli()); err != nil {
-			return err
-		}
-		written[id] = e.Time.UnixMilli()
-		keptGen = max(keptGen, f.generation(e.Time))
+		g := f.generation(e.Time)
+		added[g%2].add(k, e.Time.UnixMilli())
+		keptGen = max(keptGen, g)
 	}
 	f.processed.Inc(ctx, kept)
 	if dups > 0 {
 		f.duplicates.Inc(ctx, dups)
 	}
 	if kept > 0 {
+		if err := mem.change(ks, [2]bool{}, added); err != nil {
+			return err
+		}
 		if err := f.keep(sp, tp, keptGen, now); err != nil {
 			return err
 		}
@@ -280,7 +294,7 @@ func (f *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Pro
 	return nil
 }
 
-// keep records that IDs of generation g were put into Seen at now, and sets the expire timer
+// keep records that IDs of generation g were kept at now, and sets the expire timer
 // that clears the map of the next generation's parity.
 func (f *dedupeFn) keep(sp state.Provider, tp timers.Provider, g int64, now time.Time) error {
 	last, ok, err := f.KeptGen.Read(sp)
@@ -296,9 +310,9 @@ func (f *dedupeFn) keep(sp state.Provider, tp timers.Provider, g int64, now time
 	return nil
 }
 
-// setExpire sets the timer that clears the Seen map of generation g's parity just before the
-// watermark enters g (expireAt). That map then holds only IDs kept in generation g-2 or
-// before, or late ones, all past their TTL.
+// setExpire sets the timer that clears the kept IDs of generation g's parity just before the
+// watermark enters g (expireAt). They are then only IDs kept in generation g-2 or before, or
+// late ones, all past their TTL.
 func (f *dedupeFn) setExpire(tp timers.Provider, g int64) {
 	f.Timer.Set(tp, time.UnixMilli(f.expireAt(g)), timers.WithTag(tagExpire+strconv.FormatInt(g, 10)), timers.WithNoOutputTimestamp())
 }
@@ -310,10 +324,18 @@ func (f *dedupeFn) expireAt(g int64) int64 {
 	return g*f.TTL.Milliseconds() - 1
 }
 
-// expire handles the expire timer of generation g: it clears the map of g's parity, advances
-// the clock to g, and sets the next expire timer while the other map may hold IDs.
-func (f *dedupeFn) expire(sp state.Provider, tp timers.Provider, g, clock int64) error {
-	if err := f.seen(g).Clear(sp); err != nil {
+// expire handles the expire timer of generation g: it clears the kept IDs of g's parity,
+// advances the clock to g, and sets the next expire timer while the other parity may hold IDs.
+func (f *dedupeFn) expire(sp state.Provider, tp timers.Provider, bucket int, g, clock int64) error {
+	mem := f.mem.bucket(bucket)
+	ks := f.kept(sp)
+	defer mem.mu.Unlock()
+	if err := mem.lock(ks); err != nil {
+		return err
+	}
+	var clear [2]bool
+	clear[g%2] = true
+	if err := mem.change(ks, clear, [2]keptBatch{}); err != nil {
 		return err
 	}
 	if at := f.expireAt(g); at > clock {
@@ -329,24 +351,6 @@ func (f *dedupeFn) expire(sp state.Provider, tp timers.Provider, g, clock int64)
 		f.setExpire(tp, g+1)
 	}
 	return nil
-}
-
-// remembered reports whether id was kept less than the TTL before now.
-func (f *dedupeFn) remembered(sp state.Provider, written map[string]int64, id string, now time.Time) (bool, error) {
-	live := func(keptMs int64) bool { return now.Before(time.UnixMilli(keptMs).Add(f.TTL)) }
-	if ms, ok := written[id]; ok && live(ms) {
-		return true, nil
-	}
-	for _, m := range []*state.Map[string, int64]{&f.Seen0, &f.Seen1} {
-		ms, ok, err := m.Get(sp, id)
-		if err != nil {
-			return false, err
-		}
-		if ok && live(ms) {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // pickBest keeps in best the best copy of each ID of best and events (Less), and returns how

@@ -14,10 +14,24 @@ import (
 	"github.com/beamline/beamline/transforms/internal/beamtest"
 )
 
+// withAndWithoutMemory runs test twice: as a job runs (the worker's memory of the kept IDs
+// answers lookups while it holds the state's token), and with every firing reading the kept
+// IDs back from the runner's state, as a worker that just took over a bucket does.
+func withAndWithoutMemory(t *testing.T, test func(*testing.T)) {
+	t.Run("memory", test)
+	t.Run("state_only", func(t *testing.T) {
+		noMemory = true
+		defer func() { noMemory = false }()
+		test(t)
+	})
+}
+
 // TestStatefulAcrossWatermarks runs Stateful on a teststream: a copy that arrives after the
 // watermark has passed (and the kept copy was emitted) is a duplicate; a late event (behind the
 // watermark) still passes once; a copy after the TTL passes again, as documented.
-func TestStatefulAcrossWatermarks(t *testing.T) {
+func TestStatefulAcrossWatermarks(t *testing.T) { withAndWithoutMemory(t, testStatefulAcrossWatermarks) }
+
+func testStatefulAcrossWatermarks(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	ev := func(id string, at time.Duration, raw string) event.Event {
 		return event.Event{ID: id, UserID: "u", Time: t0.Add(at), Raw: []byte(raw)}
@@ -63,7 +77,9 @@ func TestStatefulAcrossWatermarks(t *testing.T) {
 // the watermark has passed the first, round three a copy of every fifth ID at the same time as
 // the kept one. It checks the output against the choice made here in plain Go: the earliest
 // copy of round one wins, everything else is a duplicate.
-func TestStatefulManyIDs(t *testing.T) {
+func TestStatefulManyIDs(t *testing.T) { withAndWithoutMemory(t, testStatefulManyIDs) }
+
+func testStatefulManyIDs(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	const n = 300
 	cfg := teststream.NewConfig()
