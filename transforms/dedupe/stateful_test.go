@@ -29,7 +29,9 @@ func withAndWithoutMemory(t *testing.T, test func(*testing.T)) {
 // TestStatefulAcrossWatermarks runs Stateful on a teststream: a copy that arrives after the
 // watermark has passed (and the kept copy was emitted) is a duplicate; a late event (behind the
 // watermark) still passes once; a copy after the TTL passes again, as documented.
-func TestStatefulAcrossWatermarks(t *testing.T) { withAndWithoutMemory(t, testStatefulAcrossWatermarks) }
+func TestStatefulAcrossWatermarks(t *testing.T) {
+	withAndWithoutMemory(t, testStatefulAcrossWatermarks)
+}
 
 func testStatefulAcrossWatermarks(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
