@@ -10,8 +10,8 @@
 // the stream has no late events, so that change is the on-time pane (or an early pane that
 // already had the final counts, counted as 0). Only windows that end after the first --warmup
 // of the run and at least --settle before its end count (the speed watermark the job records
-// trails event time by the allowed lateness on Prism, so it cannot tell when a window's
-// on-time row is written); a row of those windows that was still changing at the end would
+// is the end of the latest minute window that the writer's watermark passed, a minute at a
+// time, so it cannot time a row); a row of those windows that was still changing at the end would
 // show a delay below its real one, so the report also says how far the job's generator fell
 // behind. Polling costs the machine a little CPU, as a reader of the store would.
 //
@@ -282,9 +282,9 @@ func (r result) print(w *os.File) {
 			percentile(r.delays, 0.5).Seconds(), percentile(r.delays, 0.99).Seconds(), r.delays[len(r.delays)-1].Seconds(), len(r.delays), r.windows)
 	}
 	if r.lag < 24*time.Hour {
-		fmt.Fprintf(w, "recorded speed watermark: %.0fs behind the wall clock at the end (Prism holds it back by the allowed lateness)\n", r.lag.Seconds())
+		fmt.Fprintf(w, "recorded speed watermark: %.0fs behind the wall clock at the end (it moves a minute window at a time)\n", r.lag.Seconds())
 	} else {
-		fmt.Fprintln(w, "recorded speed watermark: none yet (Prism holds it back by the allowed lateness)")
+		fmt.Fprintln(w, "recorded speed watermark: none yet")
 	}
 	for _, l := range r.report {
 		if strings.HasPrefix(l, "cpu ") || strings.HasPrefix(l, "read ") {

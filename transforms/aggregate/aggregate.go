@@ -159,10 +159,15 @@ func (f *bundleSumFn) StartBundle(_ func(beam.EventTime, string, Acc)) {
 }
 
 func (f *bundleSumFn) ProcessElement(e event.Event, _ func(beam.EventTime, string, Acc)) {
+	addContributions(f.sums, e)
+}
+
+// addContributions adds the minute contributions of e to sums.
+func addContributions(sums map[string]*stampedAcc, e event.Event) {
 	minuteContributions(e, func(key string, acc Acc) {
-		old, ok := f.sums[key]
+		old, ok := sums[key]
 		if !ok {
-			f.sums[key] = &stampedAcc{acc: acc, earliest: e.Time}
+			sums[key] = &stampedAcc{acc: acc, earliest: e.Time}
 			return
 		}
 		old.acc = merge(old.acc, acc)

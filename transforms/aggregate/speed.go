@@ -5,10 +5,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
-
-	"github.com/beamline/beamline/io/views"
 )
 
 // Defaults of SpeedOptions.
@@ -20,19 +17,21 @@ const (
 
 // SpeedOptions configure Speed. The zero value of a field means its default.
 type SpeedOptions struct {
-	// EarlyFiring is the processing-time delay after the first element of a pane at which an
-	// early pane fires (DefaultEarlyFiring).
+	// EarlyFiring is the event-time step of the minute views' early panes: a row that changed
+	// is emitted when the watermark passes the next multiple of it (DefaultEarlyFiring; at
+	// least 1ms).
 	EarlyFiring time.Duration
-	// FireCount, when positive, also fires an early or a late pane once a window has that many
-	// new inputs, whichever comes first; an input is the sum of a bundle's events for a row.
-	// Tests use it: teststream cannot drive processing time on Prism.
+	// FireCount, when positive, also fires a late pane of the sessions' lateness gate once it
+	// has that many new inputs (an input is one bundle's points of a bucket of users). Tests
+	// use it: teststream cannot drive processing time on Prism.
 	FireCount int
 	// AllowedLateness is how long after the end of a window late events still count
 	// (DefaultAllowedLateness). It must be positive: Prism panics on a closing window with
 	// none.
 	AllowedLateness time.Duration
-	// LateFiring is the processing-time delay after the first late element of a pane at which
-	// a late pane fires (DefaultLateFiring).
+	// LateFiring is the processing-time delay after the first late event of a pane of the
+	// sessions' lateness gate at which its late pane fires (DefaultLateFiring). Late minute
+	// rows are emitted at once.
 	LateFiring time.Duration
 	// SessionsFrom, when set, keeps sessions that start before it out of the sessions view: a
 	// warm restart sees only the events from SessionsFrom minus SessionGap on, so it cannot tell
@@ -57,8 +56,8 @@ func (o SpeedOptions) withDefaults() SpeedOptions {
 func (o SpeedOptions) Validate() error {
 	o = o.withDefaults()
 	switch {
-	case o.EarlyFiring < 0:
-		return fmt.Errorf("aggregate: early firing delay %s is negative", o.EarlyFiring)
+	case o.EarlyFiring < time.Millisecond:
+		return fmt.Errorf("aggregate: early firing step %s is under 1ms", o.EarlyFiring)
 	case o.AllowedLateness < 0:
 		return fmt.Errorf("aggregate: allowed lateness %s is negative (it must be positive)", o.AllowedLateness)
 	case o.LateFiring < 0:
@@ -81,11 +80,19 @@ func (o SpeedOptions) Validate() error {
 //
 // # Minute views
 //
-// page_views, country_activity and category_activity group events in 1-minute fixed windows of
-// event time, in accumulating mode: an early pane at most EarlyFiring after new events, the
-// on-time pane when the watermark passes the end of the window, and a late pane LateFiring
-// after late events, until AllowedLateness after the end of the window; later events are
-// dropped by the runner. Each pane carries the full sums so far.
+// page_views, country_activity and category_activity sum events into 1-minute windows of event
+// time, in a stateful DoFn per bucket of row keys (minuteFn) rather than Beam windows with
+// triggers (see minuteFn for why). Every version carries the full sums so far:
+//   - early: a row that changed is emitted when the watermark passes the next multiple of
+//     EarlyFiring (event time; the watermark of a live source follows the wall clock, so in
+//     a live stream that is about EarlyFiring after the events);
+//   - on time: when the watermark passes the end of the window;
+//   - late: at once, for events behind the watermark, until the watermark passes the end of
+//     the window plus AllowedLateness. Later events are dropped from the minute views and
+//     counted as "late_events" (the nightly backfill counts them).
+//
+// The DoFn holds the watermark only at its pending firings, so the speed watermark that
+// UpsertSpeed records follows event time by seconds, not by the allowed lateness.
 //
 // # Sessions
 //
@@ -108,19 +115,8 @@ func Speed(s beam.Scope, opts SpeedOptions, events beam.PCollection) beam.PColle
 	if opts.AllowedLateness == 0 {
 		panic("aggregate.Speed: allowed lateness must be positive")
 	}
-	sums := beam.ParDo(s, &bundleSumFn{}, events)
-	windowed := beam.WindowInto(s, window.NewFixedWindows(time.Minute), sums,
-		beam.Trigger(minuteTrigger(opts)), beam.AllowedLateness(opts.AllowedLateness), beam.PanesAccumulate())
-	minutes := rows(s, views.Speed, windowed)
-	global := beam.WindowInto(s, window.NewGlobalWindows(), minutes)
-	return beam.Flatten(s, global, speedSessions(s, opts, events))
-}
-
-// minuteTrigger fires early panes, the on-time pane and late panes (see Speed).
-func minuteTrigger(o SpeedOptions) trigger.Trigger {
-	return trigger.AfterEndOfWindow().
-		EarlyFiring(trigger.Repeat(o.orCount(trigger.AfterProcessingTime().PlusDelay(o.EarlyFiring)))).
-		LateFiring(trigger.Repeat(o.orCount(trigger.AfterProcessingTime().PlusDelay(o.LateFiring))))
+	minutes := beam.ParDo(s, newMinuteFn(opts), beam.ParDo(s, &bucketSumFn{}, events))
+	return beam.Flatten(s, minutes, speedSessions(s, opts, events))
 }
 
 // orCount returns t, or t or FireCount new elements, whichever comes first.

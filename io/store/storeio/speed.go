@@ -47,11 +47,10 @@ type SpeedOptions struct {
 // a row one bundle at a time, in order.
 //
 // It records the speed watermark (store.SetSpeedWatermark): the end of each 1-minute window
-// once the watermark at the writer has passed it. Measured on Prism v2.77, an aggregation
-// holds its output watermark until the end of a window plus its allowed lateness, so the
-// recorded watermark trails event time by about the allowed lateness: the windows that end
-// before it are final, late panes included. It never moves the recorded watermark back within
-// a process.
+// once the watermark at the writer has passed it. How far that trails event time depends on
+// what holds the watermark upstream: aggregate.Speed holds it only at its pending firings, so
+// seconds (a Beam aggregation with allowed lateness held it until the end of a window plus the
+// lateness). It never moves the recorded watermark back within a process.
 //
 // It returns the number of rows each bundle wrote (PCollection<int>): give it a consumer in
 // another stage (see WriteBatch).
