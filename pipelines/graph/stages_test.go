@@ -40,7 +40,7 @@ func TestStagesDedupeWhatTheTopicRepeats(t *testing.T) {
 	}
 
 	p, s := beam.NewPipelineWithRoot()
-	scfg := StreamingConfig{Speed: aggregate.SpeedOptions{FireCount: 1, AllowedLateness: 5 * time.Minute}}
+	scfg := StreamingConfig{Speed: aggregate.SpeedOptions{AllowedLateness: 5 * time.Minute}}
 	events, dead := Ingest(s, scfg, teststream.Create(s, cfg))
 	rows := Aggregate(s, scfg, beam.Flatten(s, events, events))
 	versions := filter.Distinct(s, beam.ParDo(s, finalVersion, rows))

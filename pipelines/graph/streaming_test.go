@@ -110,7 +110,7 @@ func TestStreamingDedupesAcrossPanes(t *testing.T) {
 
 	p, s := beam.NewPipelineWithRoot()
 	raws := teststream.Create(s, cfg)
-	out := Streaming(s, StreamingConfig{Speed: aggregate.SpeedOptions{FireCount: 1, AllowedLateness: 5 * time.Minute}}, raws)
+	out := Streaming(s, StreamingConfig{Speed: aggregate.SpeedOptions{AllowedLateness: 5 * time.Minute}}, raws)
 	versions := filter.Distinct(s, beam.ParDo(s, finalVersion, out.Rows))
 	all := beam.Flatten(s, beam.ParDo(s, keyed, versions), beam.ParDo(s, deadKey, out.DeadLetters))
 	beam.ParDo0(s, &checkFn{

@@ -106,7 +106,7 @@ func (p *process) exited() bool {
 func jobArgs(cfg Config) []string {
 	return []string{"--source=" + cfg.Source, "--store=" + cfg.Store, "--archive=" + cfg.Archive,
 		"--deadletter=" + cfg.DeadLetter, "--reference=" + cfg.Reference, "--blocked_users=u-blocked",
-		"--early_firing=1s", "--late_firing=500ms"}
+		"--early_firing=1s"}
 }
 
 // publisher publishes records in batches in the background.

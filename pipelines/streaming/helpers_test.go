@@ -46,7 +46,7 @@ func testConfig(t *testing.T, src string) Config {
 		Source: src, Store: "sqlite://" + filepath.Join(dir, "views.db"),
 		Archive: filepath.Join(dir, "lake"), DeadLetter: filepath.Join(dir, "deadletter"),
 		Reference: categories, Bots: reference.DefaultBotPatterns, Blocked: []string{"u-blocked"},
-		ReferenceRefresh: time.Minute, EarlyFiring: time.Second, LateFiring: 500 * time.Millisecond, WarmRestart: true,
+		ReferenceRefresh: time.Minute, EarlyFiring: time.Second, WarmRestart: true,
 	}
 }
 

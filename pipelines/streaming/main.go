@@ -101,7 +101,6 @@ var (
 	thresholdFlag = flag.Float64("score_threshold", 0, "Flag events whose score is at least this; 0 means the model's default.")
 	earlyFlag     = flag.Duration("early_firing", aggregate.DefaultEarlyFiring, "Event-time step of the early panes of the 1-minute windows: a changed row is written when the watermark passes the next multiple of it (a live source's watermark follows the wall clock). At least 1ms.")
 	latenessFlag  = flag.Duration("allowed_lateness", aggregate.DefaultAllowedLateness, "How long after a window's end late events still count; must be positive.")
-	lateFlag      = flag.Duration("late_firing", aggregate.DefaultLateFiring, "Processing-time delay of the late panes of the sessions view's lateness gate (late rows of the 1-minute views are written at once).")
 	ttlFlag       = flag.Duration("dedupe_ttl", dedupe.DefaultTTL, "How long (event time) event IDs are remembered for dedupe.")
 	ackFlag       = flag.String("ack", "", "When raw queue messages are acknowledged by the stages that archive them (all, ingest): 'archive' (the default: after the archive file holding them is closed; every runner) or 'commit' (after the runner commits the bundle; Dataflow only). The score and aggregate stages always acknowledge after commit.")
 	warmFlag      = flag.Bool("warm_restart", true, "On start, replay the archive's tail when the store has a speed watermark, so the speed views are exact again after a crash (stages all and ingest; ingest needs --store for it).")
@@ -172,7 +171,7 @@ func config() (Config, error) {
 		Reference: *referenceFlag, ReferenceRefresh: *refreshFlag, RunFor: *runForFlag, Stage: *stageFlag, OutputTopic: *outTopicFlag,
 		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag),
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
-		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, LateFiring: *lateFlag, DedupeTTL: *ttlFlag,
+		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, DedupeTTL: *ttlFlag,
 		AckMode: source.AckMode(*ackFlag), WarmRestart: *warmFlag,
 	}
 	return cfg, cfg.Validate()

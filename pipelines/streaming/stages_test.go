@@ -245,7 +245,7 @@ func reportOf(r Report) string {
 
 // stageArgs are the flags of the jobs of TestStagesMatchAllAndReference, beyond jobArgs.
 func stageArgs(stage string, extra ...string) []string {
-	return append([]string{"--stage=" + stage, "--early_firing=1s", "--late_firing=500ms"}, extra...)
+	return append([]string{"--stage=" + stage, "--early_firing=1s"}, extra...)
 }
 
 // TestStagesMatchAllAndReference runs the streaming job as its three stages (subprocesses, each

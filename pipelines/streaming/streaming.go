@@ -48,10 +48,9 @@ type Config struct {
 	// Model is the ML model URL (score.ParseURL); empty: nothing is scored.
 	Model          string
 	ScoreThreshold float64
-	// EarlyFiring, AllowedLateness, LateFiring: see aggregate.SpeedOptions (0: defaults).
+	// EarlyFiring, AllowedLateness: see aggregate.SpeedOptions (0: defaults).
 	EarlyFiring     time.Duration
 	AllowedLateness time.Duration
-	LateFiring      time.Duration
 	// DedupeTTL is how long event IDs are remembered (0: 24 h).
 	DedupeTTL time.Duration
 	// AckMode says who acknowledges raw queue messages in the stages that archive them (all,
@@ -70,7 +69,7 @@ func (c Config) lateness() time.Duration {
 }
 
 func (c Config) speed() aggregate.SpeedOptions {
-	return aggregate.SpeedOptions{EarlyFiring: c.EarlyFiring, AllowedLateness: c.lateness(), LateFiring: c.LateFiring}
+	return aggregate.SpeedOptions{EarlyFiring: c.EarlyFiring, AllowedLateness: c.lateness()}
 }
 
 func (c Config) score() score.Config {
@@ -96,7 +95,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := c.speed().Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("--early_firing/--allowed_lateness/--late_firing: %w", err))
+		errs = append(errs, fmt.Errorf("--early_firing/--allowed_lateness: %w", err))
 	}
 	if c.RunFor < 0 || c.DedupeTTL < 0 || c.ReferenceRefresh < 0 {
 		errs = append(errs, errors.New("--run_for, --dedupe_ttl and --reference_refresh must not be negative"))

@@ -5,14 +5,12 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
 )
 
 // Defaults of SpeedOptions.
 const (
 	DefaultEarlyFiring     = 5 * time.Second
 	DefaultAllowedLateness = 10 * time.Minute
-	DefaultLateFiring      = time.Second
 )
 
 // SpeedOptions configure Speed. The zero value of a field means its default.
@@ -21,18 +19,10 @@ type SpeedOptions struct {
 	// is emitted when the watermark passes the next multiple of it (DefaultEarlyFiring; at
 	// least 1ms).
 	EarlyFiring time.Duration
-	// FireCount, when positive, also fires a late pane of the sessions' lateness gate once it
-	// has that many new inputs (an input is one bundle's points of a bucket of users). Tests
-	// use it: teststream cannot drive processing time on Prism.
-	FireCount int
 	// AllowedLateness is how long after the end of a window late events still count
 	// (DefaultAllowedLateness). It must be positive: Prism panics on a closing window with
 	// none.
 	AllowedLateness time.Duration
-	// LateFiring is the processing-time delay after the first late event of a pane of the
-	// sessions' lateness gate at which its late pane fires (DefaultLateFiring). Late minute
-	// rows are emitted at once.
-	LateFiring time.Duration
 	// SessionsFrom, when set, keeps sessions that start before it out of the sessions view: a
 	// warm restart sees only the events from SessionsFrom minus SessionGap on, so it cannot tell
 	// where earlier sessions start (see Speed).
@@ -46,9 +36,6 @@ func (o SpeedOptions) withDefaults() SpeedOptions {
 	if o.AllowedLateness == 0 {
 		o.AllowedLateness = DefaultAllowedLateness
 	}
-	if o.LateFiring == 0 {
-		o.LateFiring = DefaultLateFiring
-	}
 	return o
 }
 
@@ -60,10 +47,6 @@ func (o SpeedOptions) Validate() error {
 		return fmt.Errorf("aggregate: early firing step %s is under 1ms", o.EarlyFiring)
 	case o.AllowedLateness < 0:
 		return fmt.Errorf("aggregate: allowed lateness %s is negative (it must be positive)", o.AllowedLateness)
-	case o.LateFiring < 0:
-		return fmt.Errorf("aggregate: late firing delay %s is negative", o.LateFiring)
-	case o.FireCount < 0:
-		return fmt.Errorf("aggregate: fire count %d is negative", o.FireCount)
 	}
 	return nil
 }
@@ -104,7 +87,8 @@ func (o SpeedOptions) Validate() error {
 // can extend or merge it. Only final sessions are added to the hourly sums, each exactly once,
 // so the sessions view lags event time by about that horizon and never counts a session
 // twice or a session that later merges with another. An event that arrives after the session
-// it would join was finalized (possible only within the late-firing delay) is counted as
+// it would join was finalized (possible only for an event that the lateness gate, gateFn, let
+// through just before its minute closed) is counted as
 // "late_sessions" and left to the nightly backfill.
 func Speed(s beam.Scope, opts SpeedOptions, events beam.PCollection) beam.PCollection {
 	s = s.Scope("aggregate.Speed")
@@ -117,12 +101,4 @@ func Speed(s beam.Scope, opts SpeedOptions, events beam.PCollection) beam.PColle
 	}
 	minutes := beam.ParDo(s, newMinuteFn(opts), beam.ParDo(s, &bucketSumFn{}, events))
 	return beam.Flatten(s, minutes, speedSessions(s, opts, events))
-}
-
-// orCount returns t, or t or FireCount new elements, whichever comes first.
-func (o SpeedOptions) orCount(t trigger.Trigger) trigger.Trigger {
-	if o.FireCount <= 0 {
-		return t
-	}
-	return trigger.AfterAny([]trigger.Trigger{t, trigger.AfterCount(int32(o.FireCount))})
 }

@@ -147,7 +147,7 @@ func click(id, user, country string, at time.Duration) event.Event {
 // that reach the window, so whether two events added together fire one pane or two is up to
 // how the runner bundles them (on Prism: one); the last pane counts both.
 func TestSpeedMinutePanes(t *testing.T) {
-	opts := SpeedOptions{FireCount: 1, AllowedLateness: 5 * time.Minute}
+	opts := SpeedOptions{AllowedLateness: 5 * time.Minute}
 	steps := []step{
 		{at: 5 * time.Second, events: []event.Event{click("e1", "u1", "DE", 5*time.Second), click("e2", "u2", "DE", 6*time.Second)}},
 		{watermark: 30 * time.Second},
@@ -168,7 +168,7 @@ func TestSpeedMinutePanes(t *testing.T) {
 // bridges two sessions of a user merges them, and the sessions row counts the merged session
 // once, only when it is final; an event beyond the allowed lateness is dropped.
 func TestSpeedSessionsMergeLateAndCountOnce(t *testing.T) {
-	opts := SpeedOptions{FireCount: 1, AllowedLateness: 30 * time.Minute}
+	opts := SpeedOptions{AllowedLateness: 30 * time.Minute}
 	steps := []step{
 		{at: 0, events: []event.Event{click("a", "u1", "DE", 0)}},
 		{at: 10 * time.Minute, events: []event.Event{click("b", "u1", "FR", 10*time.Minute)}},

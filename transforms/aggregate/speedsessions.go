@@ -10,8 +10,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -22,7 +20,8 @@ import (
 
 func init() {
 	beam.RegisterCoder(reflect.TypeOf((*pointList)(nil)).Elem(), encodePoints, decodePoints)
-	register.Function3x0[int, func(*pointBatch) bool, func(string, pointList)](collectPoints)
+	register.DoFn6x1[beam.EventTime, state.Provider, timers.Provider, int, pointBatch, func(beam.EventTime, string, pointList), error](&gateFn{})
+	register.Emitter3[beam.EventTime, string, pointList]()
 	register.DoFn2x0[event.Event, func(beam.EventTime, int, pointBatch)](&minutePointsFn{})
 	register.Emitter3[beam.EventTime, int, pointBatch]()
 	register.Emitter2[string, pointList]()
@@ -49,15 +48,9 @@ const (
 func speedSessions(s beam.Scope, o SpeedOptions, events beam.PCollection) beam.PCollection {
 	s = s.Scope("sessions")
 	points := beam.ParDo(s, &minutePointsFn{}, events)
-	// The lateness gate: the same windows and allowed lateness as the minute views, so an
-	// event counts in sessions when it counts in the minute views.
-	gated := beam.WindowInto(s, window.NewFixedWindows(time.Minute), points,
-		beam.Trigger(trigger.AfterEndOfWindow().LateFiring(trigger.Repeat(o.orCount(trigger.AfterProcessingTime().PlusDelay(o.LateFiring))))),
-		beam.AllowedLateness(o.AllowedLateness), beam.PanesDiscard())
-	perUser := beam.ParDo(s, collectPoints, beam.GroupByKey(s, gated))
-	global := beam.WindowInto(s, window.NewGlobalWindows(), perUser)
+	perUser := beam.ParDo(s, newGateFn(o.AllowedLateness), points)
 	horizon := SessionGap + o.AllowedLateness + time.Minute + sessionMargin
-	final := beam.ParDo(s, newSessionFn(horizon, o.SessionsFrom), global)
+	final := beam.ParDo(s, newSessionFn(horizon, o.SessionsFrom), perUser)
 	return beam.ParDo(s, newSessionSumFn(), final)
 }
 
@@ -110,10 +103,8 @@ func decodePoints(b []byte) (pointList, error) {
 }
 
 // minutePointsFn collects the session points of a bundle into one batch per bucket of the
-// user and minute of event time, each at its earliest point's time (so in its minute's window
-// of the lateness gate). Prism keeps the elements of a window until it fires and re-sorts them
-// all whenever it builds a bundle, so one element per bucket, minute and bundle instead of one
-// per event.
+// user and minute of event time, each at its earliest point's time: one element per bucket,
+// minute and bundle instead of one per event, since Prism's cost is per element.
 type minutePointsFn struct {
 	batches map[bucketMinute]*pointBatch
 }
@@ -149,11 +140,153 @@ func (f *minutePointsFn) FinishBundle(emit func(beam.EventTime, int, pointBatch)
 	f.batches = nil
 }
 
-// collectPoints turns one pane of a bucket's points into one element per user.
-func collectPoints(_ int, batches func(*pointBatch) bool, emit func(string, pointList)) {
-	for user, points := range byUser(batches) {
-		emit(user, pointList{Points: points})
+// gateFn is the sessions' lateness gate, per bucket of users: it holds the points of a minute
+// of event time until the watermark passes the end of that minute, then emits them, one
+// pointList per user; points that arrive later are emitted at once, until the watermark passes
+// the end of their minute plus the allowed lateness, after which they are dropped (the minute
+// views count their events as "late_events"). So an event counts in sessions when it counts in
+// the minute views (both drop by the watermark their own timers have seen, so an event right
+// at the edge can be kept by one and dropped by the other), and sessionFn gets one element per
+// user and minute, not one per event.
+// Like minuteFn, it replaces fixed windows with a trigger, which Prism re-sorts per bundle.
+type gateFn struct {
+	LatenessMs int64
+
+	Pending state.Bag[pointBatch]
+	FireAt  state.Value[int64] // when the fire timer is set to fire (Unix ms)
+	CloseAt state.Value[int64] // when the close timer is set to fire (Unix ms)
+	Clock   state.Value[int64] // latest time a timer fired at: the watermark is past it
+	Timer   timers.EventTime
+}
+
+// Timer tags of gateFn: the fire timer emits due points; the close timer (no hold) only moves
+// the clock past the end of the latest minute emitted plus the allowed lateness, so that
+// points of that minute are dropped after it even when nothing else fires.
+const (
+	tagGateFire  = "fire"
+	tagGateClose = "close"
+)
+
+func newGateFn(lateness time.Duration) *gateFn {
+	return &gateFn{
+		LatenessMs: lateness.Milliseconds(),
+		Pending:    state.MakeBagState[pointBatch]("pending"),
+		FireAt:     state.MakeValueState[int64]("fire_at"),
+		CloseAt:    state.MakeValueState[int64]("close_at"),
+		Clock:      state.MakeValueState[int64]("clock"),
+		Timer:      timers.InEventTime("gate"),
 	}
+}
+
+// minuteEnd returns the end of the minute of ms.
+func minuteEnd(ms int64) int64 {
+	m := time.Minute.Milliseconds()
+	return ms - ms%m + m
+}
+
+func (f *gateFn) ProcessElement(et beam.EventTime, sp state.Provider, tp timers.Provider, _ int, b pointBatch, _ func(beam.EventTime, string, pointList)) error {
+	if len(b.Points) == 0 {
+		return nil
+	}
+	if err := f.Pending.Add(sp, b); err != nil {
+		return err
+	}
+	return f.setFire(sp, tp, minuteEnd(int64(et)))
+}
+
+// setFire makes the timer fire at at, unless it is set to fire earlier. The hold is the
+// firing time (see minuteFn.ProcessElement).
+func (f *gateFn) setFire(sp state.Provider, tp timers.Provider, at int64) error {
+	set, ok, err := f.FireAt.Read(sp)
+	if err != nil || (ok && set <= at) {
+		return err
+	}
+	if err := f.FireAt.Write(sp, at); err != nil {
+		return err
+	}
+	f.Timer.Set(tp, time.UnixMilli(at), timers.WithTag(tagGateFire), timers.WithOutputTimestamp(time.UnixMilli(at)))
+	return nil
+}
+
+// setClose makes the close timer fire at at, unless it is set to fire later.
+func (f *gateFn) setClose(sp state.Provider, tp timers.Provider, at int64) error {
+	set, ok, err := f.CloseAt.Read(sp)
+	if err != nil || (ok && set >= at) {
+		return err
+	}
+	if err := f.CloseAt.Write(sp, at); err != nil {
+		return err
+	}
+	f.Timer.Set(tp, time.UnixMilli(at), timers.WithTag(tagGateClose), timers.WithNoOutputTimestamp())
+	return nil
+}
+
+func (f *gateFn) OnTimer(sp state.Provider, tp timers.Provider, _ int, timer timers.Context, emit func(beam.EventTime, string, pointList)) error {
+	firedAt := &f.FireAt
+	if timer.Tag == tagGateClose {
+		firedAt = &f.CloseAt
+	}
+	now, _, err := firedAt.Read(sp)
+	if err != nil {
+		return err
+	}
+	if err := firedAt.Clear(sp); err != nil {
+		return err
+	}
+	clock, _, err := f.Clock.Read(sp)
+	if err != nil {
+		return err
+	}
+	if now > clock {
+		clock = now
+		if err := f.Clock.Write(sp, clock); err != nil {
+			return err
+		}
+	}
+	batches, _, err := f.Pending.Read(sp)
+	if err != nil {
+		return err
+	}
+	due := map[string][]point{}
+	var rest pointBatch
+	next, closeAt := int64(-1), int64(-1)
+	for _, b := range batches {
+		for i, p := range b.Points {
+			end := minuteEnd(p.TimeMs)
+			switch {
+			case end+f.LatenessMs <= clock: // too late
+			case end <= clock:
+				due[b.Users[i]] = append(due[b.Users[i]], p)
+				closeAt = max(closeAt, end+f.LatenessMs)
+			default:
+				rest.Users, rest.Points = append(rest.Users, b.Users[i]), append(rest.Points, p)
+				if next < 0 || end < next {
+					next = end
+				}
+			}
+		}
+	}
+	for user, points := range due {
+		emit(mtime.Time(clock), user, pointList{Points: points})
+	}
+	if closeAt >= 0 {
+		if err := f.setClose(sp, tp, closeAt); err != nil {
+			return err
+		}
+	}
+	if len(batches) == 0 {
+		return nil
+	}
+	if err := f.Pending.Clear(sp); err != nil {
+		return err
+	}
+	if len(rest.Points) == 0 {
+		return nil
+	}
+	if err := f.Pending.Add(sp, rest); err != nil {
+		return err
+	}
+	return f.setFire(sp, tp, next)
 }
 
 // sessionFn keeps the points of a user's open sessions and emits the contribution of each
