@@ -37,7 +37,7 @@ const minuteBuckets = 16
 // Timer tags of minuteFn.
 const (
 	tagFire    = "fire"
-	tagMinuteG = "gc"
+	tagMinuteGC = "gc"
 )
 
 // rowSums is sums of minute contributions, by row key (Keys[i] sums to Accs[i]).
@@ -183,41 +183,17 @@ func (f *minuteFn) ProcessElement(_ context.Context, et beam.EventTime, sp state
 	if err := f.Pending.Add(sp, in); err != nil {
 		return err
 	}
-	at := f.fireAt(int64(et))
-	set, ok, err := f.FireAt.Read(sp)
-	if err != nil || (ok && set <= at) {
-		return err // the fire timer fires for these contributions too
-	}
-	if err := f.FireAt.Write(sp, at); err != nil {
-		return err
-	}
-	// The hold is the firing time: Prism panics on a timer set again at the same time with
-	// another hold (see dedupe.setEmit).
-	f.Timer.Set(tp, time.UnixMilli(at), timers.WithTag(tagFire), timers.WithOutputTimestamp(time.UnixMilli(at)))
-	return nil
+	return fireEarlier(sp, tp, &f.Timer, &f.FireAt, tagFire, f.fireAt(int64(et)))
 }
 
 func (f *minuteFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, _ int, timer timers.Context, emit func(beam.EventTime, views.Row)) error {
 	firedAt := &f.FireAt
-	if timer.Tag == tagMinuteG {
+	if timer.Tag == tagMinuteGC {
 		firedAt = &f.GCAt
 	}
-	now, _, err := firedAt.Read(sp)
+	clock, err := advanceClock(sp, firedAt, &f.Clock)
 	if err != nil {
 		return err
-	}
-	if err := firedAt.Clear(sp); err != nil {
-		return err
-	}
-	clock, _, err := f.Clock.Read(sp)
-	if err != nil {
-		return err
-	}
-	if now > clock {
-		clock = now
-		if err := f.Clock.Write(sp, clock); err != nil {
-			return err
-		}
 	}
 	rows, err := f.merge(ctx, sp, clock)
 	if err != nil {
@@ -321,7 +297,7 @@ func (f *minuteFn) keep(sp state.Provider, tp timers.Provider, sums map[string]A
 	if err := f.GCAt.Write(sp, gcAt); err != nil {
 		return err
 	}
-	f.Timer.Set(tp, time.UnixMilli(gcAt), timers.WithTag(tagMinuteG), timers.WithNoOutputTimestamp())
+	f.Timer.Set(tp, time.UnixMilli(gcAt), timers.WithTag(tagMinuteGC), timers.WithNoOutputTimestamp())
 	return nil
 }
 

@@ -191,21 +191,7 @@ func (f *gateFn) ProcessElement(et beam.EventTime, sp state.Provider, tp timers.
 	if err := f.Pending.Add(sp, b); err != nil {
 		return err
 	}
-	return f.setFire(sp, tp, minuteEnd(int64(et)))
-}
-
-// setFire makes the timer fire at at, unless it is set to fire earlier. The hold is the
-// firing time (see minuteFn.ProcessElement).
-func (f *gateFn) setFire(sp state.Provider, tp timers.Provider, at int64) error {
-	set, ok, err := f.FireAt.Read(sp)
-	if err != nil || (ok && set <= at) {
-		return err
-	}
-	if err := f.FireAt.Write(sp, at); err != nil {
-		return err
-	}
-	f.Timer.Set(tp, time.UnixMilli(at), timers.WithTag(tagGateFire), timers.WithOutputTimestamp(time.UnixMilli(at)))
-	return nil
+	return fireEarlier(sp, tp, &f.Timer, &f.FireAt, tagGateFire, minuteEnd(int64(et)))
 }
 
 // setClose makes the close timer fire at at, unless it is set to fire later.
@@ -226,22 +212,9 @@ func (f *gateFn) OnTimer(sp state.Provider, tp timers.Provider, _ int, timer tim
 	if timer.Tag == tagGateClose {
 		firedAt = &f.CloseAt
 	}
-	now, _, err := firedAt.Read(sp)
+	clock, err := advanceClock(sp, firedAt, &f.Clock)
 	if err != nil {
 		return err
-	}
-	if err := firedAt.Clear(sp); err != nil {
-		return err
-	}
-	clock, _, err := f.Clock.Read(sp)
-	if err != nil {
-		return err
-	}
-	if now > clock {
-		clock = now
-		if err := f.Clock.Write(sp, clock); err != nil {
-			return err
-		}
 	}
 	batches, _, err := f.Pending.Read(sp)
 	if err != nil {
@@ -286,7 +259,7 @@ func (f *gateFn) OnTimer(sp state.Provider, tp timers.Provider, _ int, timer tim
 	if err := f.Pending.Add(sp, rest); err != nil {
 		return err
 	}
-	return f.setFire(sp, tp, next)
+	return fireEarlier(sp, tp, &f.Timer, &f.FireAt, tagGateFire, next)
 }
 
 // sessionFn keeps the points of a user's open sessions and emits the contribution of each
