@@ -36,7 +36,7 @@ const minuteBuckets = 16
 
 // Timer tags of minuteFn.
 const (
-	tagFire    = "fire"
+	tagFire     = "fire"
 	tagMinuteGC = "gc"
 )
 
