@@ -271,9 +271,14 @@ func (f *bucketPointsFn) ProcessElement(e event.Event, _ func(int, pointBatch)) 
 
 // userBucket returns the bucket of a user.
 func userBucket(user string) int {
+	return bucketOf(user, userBuckets)
+}
+
+// bucketOf returns the bucket, of n, of a key.
+func bucketOf(key string, n int) int {
 	h := fnv.New32a()
-	h.Write([]byte(user))
-	return int(h.Sum32() % userBuckets)
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
 }
 
 // add appends the session point of e.

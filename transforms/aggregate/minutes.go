@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/fnv"
 	"reflect"
 	"sort"
 	"strconv"
@@ -108,9 +107,7 @@ func (f *bucketSumFn) FinishBundle(emit func(beam.EventTime, int, rowSums)) {
 	batches := map[int]*rowSums{}
 	earliest := map[int]time.Time{}
 	for k, sum := range f.sums {
-		h := fnv.New32a()
-		h.Write([]byte(k))
-		bucket := int(h.Sum32() % minuteBuckets)
+		bucket := bucketOf(k, minuteBuckets)
 		b, ok := batches[bucket]
 		if !ok {
 			b = &rowSums{}
@@ -172,8 +169,7 @@ func (f *minuteFn) Setup() {
 // fireAt is when contributions whose earliest event is at ms fire: the next multiple of the
 // step after it, or the end of its minute if that is sooner.
 func (f *minuteFn) fireAt(ms int64) int64 {
-	minute := time.Minute.Milliseconds()
-	return min(ms-ms%f.StepMs+f.StepMs, ms-ms%minute+minute)
+	return min(ms-ms%f.StepMs+f.StepMs, minuteEnd(ms))
 }
 
 func (f *minuteFn) ProcessElement(_ context.Context, et beam.EventTime, sp state.Provider, tp timers.Provider, _ int, in rowSums, _ func(beam.EventTime, views.Row)) error {
@@ -256,10 +252,14 @@ func (f *minuteFn) merge(ctx context.Context, sp state.Provider, clock int64) (o
 	return rows, nil
 }
 
-// closed reports whether the window of row key k closed by clock (its end plus the allowed
-// lateness).
+// closed reports whether the window of row key k closed by clock.
 func (f *minuteFn) closed(k string, clock int64) bool {
-	return windowStartMs(k)+time.Minute.Milliseconds()+f.LatenessMs <= clock
+	return f.closesAt(k) <= clock
+}
+
+// closesAt is when the window of row key k closes: its end plus the allowed lateness.
+func (f *minuteFn) closesAt(k string) int64 {
+	return windowStartMs(k) + time.Minute.Milliseconds() + f.LatenessMs
 }
 
 // windowStartMs returns the window start of a row key (keys are made by rowKey).
@@ -280,7 +280,7 @@ func (f *minuteFn) keep(sp state.Provider, tp timers.Provider, sums map[string]A
 			continue
 		}
 		open.Keys, open.Accs = append(open.Keys, k), append(open.Accs, acc)
-		if at := windowStartMs(k) + time.Minute.Milliseconds() + f.LatenessMs; gcAt < 0 || at < gcAt {
+		if at := f.closesAt(k); gcAt < 0 || at < gcAt {
 			gcAt = at
 		}
 	}

@@ -20,8 +20,7 @@ type SpeedOptions struct {
 	// least 1ms).
 	EarlyFiring time.Duration
 	// AllowedLateness is how long after the end of a window late events still count
-	// (DefaultAllowedLateness). It must be positive: Prism panics on a closing window with
-	// none.
+	// (DefaultAllowedLateness). It must not be negative.
 	AllowedLateness time.Duration
 	// SessionsFrom, when set, keeps sessions that start before it out of the sessions view: a
 	// warm restart sees only the events from SessionsFrom minus SessionGap on, so it cannot tell

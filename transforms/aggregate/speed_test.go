@@ -143,9 +143,9 @@ func click(id, user, country string, at time.Duration) event.Event {
 
 // TestSpeedMinutePanes drives one minute window through an early pane, the on-time pane, late
 // events within the allowed lateness, and an event after the lateness, which is dropped.
-// Accumulating panes carry the full count so far. The count trigger counts the per-bundle sums
-// that reach the window, so whether two events added together fire one pane or two is up to
-// how the runner bundles them (on Prism: one); the last pane counts both.
+// Every version carries the full count so far. Whether two late events added together give
+// one version or two is up to how the runner bundles them (on Prism: one); the last counts
+// both.
 func TestSpeedMinutePanes(t *testing.T) {
 	opts := SpeedOptions{AllowedLateness: 5 * time.Minute}
 	steps := []step{

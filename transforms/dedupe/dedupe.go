@@ -151,9 +151,12 @@ func (f *dedupeFn) Teardown() {
 	releaseMemory(f.MemoryID)
 }
 
-// kept returns the durable kept IDs of the bucket that sp is for.
-func (f *dedupeFn) kept(sp state.Provider) keptState {
-	return keptState{sp: sp, bags: [2]*state.Bag[keptBatch]{&f.Kept0, &f.Kept1}, token: &f.Token}
+// lockMemory locks the worker memory of bucket, valid as of the runner's state, and returns
+// it with the durable kept IDs of the bucket (sp is for it). The caller unlocks mem.mu.
+func (f *dedupeFn) lockMemory(sp state.Provider, bucket int) (*bucketMemory, keptState, error) {
+	ks := keptState{sp: sp, bags: [2]*state.Bag[keptBatch]{&f.Kept0, &f.Kept1}, token: &f.Token}
+	mem := f.mem.bucket(bucket)
+	return mem, ks, mem.lock(ks)
 }
 
 // generation is the TTL generation of t.
@@ -240,12 +243,11 @@ func (f *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Pro
 	for _, b := range batches {
 		dups += pickBest(best, b.Events)
 	}
-	mem := f.mem.bucket(bucket)
-	ks := f.kept(sp)
-	defer mem.mu.Unlock()
-	if err := mem.lock(ks); err != nil {
+	mem, ks, err := f.lockMemory(sp, bucket)
+	if err != nil {
 		return err
 	}
+	defer mem.mu.Unlock()
 	var rest []event.Event
 	var added [2]keptBatch
 	var kept, keptGen int64 = 0, -1
@@ -327,12 +329,11 @@ func (f *dedupeFn) expireAt(g int64) int64 {
 // expire handles the expire timer of generation g: it clears the kept IDs of g's parity,
 // advances the clock to g, and sets the next expire timer while the other parity may hold IDs.
 func (f *dedupeFn) expire(sp state.Provider, tp timers.Provider, bucket int, g, clock int64) error {
-	mem := f.mem.bucket(bucket)
-	ks := f.kept(sp)
-	defer mem.mu.Unlock()
-	if err := mem.lock(ks); err != nil {
+	mem, ks, err := f.lockMemory(sp, bucket)
+	if err != nil {
 		return err
 	}
+	defer mem.mu.Unlock()
 	var clear [2]bool
 	clear[g%2] = true
 	if err := mem.change(ks, clear, [2]keptBatch{}); err != nil {

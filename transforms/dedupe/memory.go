@@ -125,10 +125,18 @@ type keptState struct {
 	token *state.Value[int64]
 }
 
-// lock locks b and returns it valid: as the runner's state holds it (the bags read again
-// unless b holds the state's token). The caller unlocks b.mu.
+// lock locks b and makes it valid: as the runner's state holds it (the bags read again unless
+// b holds the state's token). Unless it returns an error, the caller unlocks b.mu.
 func (b *bucketMemory) lock(ks keptState) error {
 	b.mu.Lock()
+	if err := b.load(ks); err != nil {
+		b.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (b *bucketMemory) load(ks keptState) error {
 	token, _, err := ks.token.Read(ks.sp)
 	if err != nil {
 		return err
