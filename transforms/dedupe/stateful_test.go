@@ -131,3 +131,68 @@ func testStatefulManyIDs(t *testing.T) {
 		t.Errorf("counters (-want +got):\n%s", d)
 	}
 }
+
+// TestStatefulBehindWatermark runs Stateful with copies that arrive behind the watermark,
+// after their buckets fired, next to later copies of the same IDs still pending: the earliest
+// copy wins whichever path it takes (decided at once or at the emit timer), ties go to the
+// smaller raw record, and a copy of an ID kept before is a duplicate. The expected output is
+// worked out here in plain Go.
+func TestStatefulBehindWatermark(t *testing.T) { withAndWithoutMemory(t, testStatefulBehindWatermark) }
+
+func testStatefulBehindWatermark(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	cfg := teststream.NewConfig()
+	addAll := func(events []event.Event) {
+		if err := cfg.AddElementList(events[0].Time.UnixMilli(), events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var round1, pending, behind, want []event.Event
+	dups := 0
+	for i := range 300 { // spread over every bucket, so that they all fire
+		e := event.Event{ID: fmt.Sprintf("id-%03d", i), UserID: "u", Time: t0.Add(time.Duration(i) * 100 * time.Millisecond), Raw: []byte("a")}
+		round1 = append(round1, e)
+		want = append(want, e)
+	}
+	addAll(round1)
+	if err := cfg.AdvanceWatermark(t0.Add(40 * time.Second).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		id := fmt.Sprintf("new-%03d", i)
+		pending = append(pending, event.Event{ID: id, UserID: "u", Time: t0.Add(50 * time.Second), Raw: []byte("p")})
+		late := event.Event{ID: id, UserID: "u", Time: t0.Add(5 * time.Second), Raw: []byte("l")}
+		behind = append(behind, late)
+		dups++ // the pending copy
+		if i%2 == 0 {
+			tie := late
+			tie.Raw = []byte("k") // smaller: wins the tie
+			behind = append(behind, tie)
+			late = tie
+			dups++
+		}
+		want = append(want, late)
+		if i%3 == 0 {
+			behind = append(behind, round1[i]) // kept before
+			dups++
+		}
+	}
+	addAll(pending)
+	if err := cfg.AdvanceWatermark(t0.Add(45 * time.Second).UnixMilli()); err != nil { // the pending copies stay pending
+		t.Fatal(err)
+	}
+	addAll(behind)
+	if err := cfg.AdvanceWatermarkToInfinity(); err != nil {
+		t.Fatal(err)
+	}
+
+	p, s := beam.NewPipelineWithRoot()
+	beamtest.Equal(s, Stateful(s, time.Hour, teststream.Create(s, cfg)), want)
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]int64{"processed": int64(len(want)), "duplicates": int64(dups)}, beamtest.Counters(res, "beamline")); d != "" {
+		t.Errorf("counters (-want +got):\n%s", d)
+	}
+}
