@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-streaming.sh: run the streaming job on Prism with the generator source at each target
 # rate and print the sustained events/s and the delay from a 1-minute window's end to its row
-# being final in the view store (p50/p99), with the job's CPU time and peak RSS.
+# being final in the view store (p50/p99), the same for every early and on-time pane, with the
+# job's CPU time and peak RSS.
 #
 # Usage: scripts/bench-streaming.sh [--rates "5000 20000"] [--duration 150s] [--keep]
 #   --rates R     target events/s, space-separated (env RATES, default "5000 20000")
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
     --rates) rates=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    --help|-h) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --help|-h) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "bench-streaming.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac

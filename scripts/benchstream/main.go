@@ -53,7 +53,7 @@ func main() {
 	duration := flag.Duration("duration", 150*time.Second, "how long the job runs (--run_for)")
 	out := flag.String("out", "", "directory for the store, archive, dead letters and log (required)")
 	reference := flag.String("reference", "testdata/reference/categories.csv", "reference CSV")
-	poll := flag.Duration("poll", 250*time.Millisecond, "how often the store is polled")
+	poll := flag.Duration("poll", 100*time.Millisecond, "how often the store is polled (a row is seen up to this late)")
 	warmup := flag.Duration("warmup", 30*time.Second, "windows that end earlier in the run are not measured")
 	settle := flag.Duration("settle", 30*time.Second, "windows that end later than this before the end of the run are not measured")
 	flag.Parse()
