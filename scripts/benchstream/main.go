@@ -17,7 +17,8 @@
 //
 // A run has only a few windows, so the report also times every pane, which takes the same path
 // through the job: the early panes fire when the watermark passes each multiple of the job's
-// early-firing step (the default, 5 s; the generator's event time is the wall clock) and the
+// early-firing step (--early_firing among the job's flags, 5 s by default; the generator's
+// event time is the wall clock) and the
 // on-time pane at the window's end, so the delay of a change of a row seen at wall time t is
 // t minus the latest multiple of the step at or before t (for delays under one step).
 //
@@ -160,7 +161,7 @@ func run(bin, out, reference string, rate int, d, poll, warmup, settle time.Dura
 	res.read = counter(res.report, "read ")
 	res.lag = end.Sub(w.watermark())
 	res.delays, res.windows = w.delays(start.Add(warmup), end.Add(-settle))
-	res.panes = w.paneDelays(start.Add(warmup), end.Add(-settle))
+	res.panes = w.paneDelays(start.Add(warmup), end.Add(-settle), earlyFiring(extra))
 	return res, nil
 }
 
@@ -248,13 +249,26 @@ func (w *watcher) delays(after, closed time.Time) ([]time.Duration, int) {
 	return out, len(windows)
 }
 
+// earlyFiring returns the job's early-firing step: its --early_firing flag among args, or the
+// default.
+func earlyFiring(args []string) time.Duration {
+	step := aggregate.DefaultEarlyFiring
+	for _, a := range args {
+		v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "early_firing=")
+		if d, err := time.ParseDuration(v); ok && err == nil && d > 0 {
+			step = d
+		}
+	}
+	return step
+}
+
 // paneDelays returns the delay of every change seen in (after, closed] from the latest
 // multiple of the early-firing step before it, sorted.
-func (w *watcher) paneDelays(after, closed time.Time) []time.Duration {
+func (w *watcher) paneDelays(after, closed time.Time, step time.Duration) []time.Duration {
 	var out []time.Duration
 	for _, t := range w.seen {
 		if t.After(after) && !t.After(closed) {
-			out = append(out, t.Sub(t.Truncate(aggregate.DefaultEarlyFiring)))
+			out = append(out, t.Sub(t.Truncate(step)))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })

@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/beamline/beamline/transforms/aggregate"
+)
 
 func TestJobSettled(t *testing.T) {
 	report := []string{
@@ -13,5 +18,21 @@ func TestJobSettled(t *testing.T) {
 	}
 	if _, ok := jobSettled(report[:1]); ok {
 		t.Error("jobSettled found a count in a report without one")
+	}
+}
+
+func TestEarlyFiring(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, aggregate.DefaultEarlyFiring},
+		{[]string{"--early_firing=2s"}, 2 * time.Second},
+		{[]string{"-early_firing=250ms", "--cpuprofile=x"}, 250 * time.Millisecond},
+		{[]string{"--early_firing=bad"}, aggregate.DefaultEarlyFiring},
+	} {
+		if got := earlyFiring(tt.args); got != tt.want {
+			t.Errorf("earlyFiring(%q) = %s, want %s", tt.args, got, tt.want)
+		}
 	}
 }
