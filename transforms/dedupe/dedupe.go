@@ -17,8 +17,9 @@
 //     the watermark passes the best one. Events travel in batches per hash bucket of the ID
 //     (64 buckets, one batch per bucket and bundle) to a stateful DoFn keyed by bucket, which
 //     keeps the copies in a bag until the watermark passes them (copies that arrive behind it
-//     are decided at once), then emits the best copy of each ID at its own event time (a timer per bucket holds the watermark at or before it, so
-//     it is never late downstream) and remembers the ID for a TTL of event time (DESIGN.md: 24 h by
+//     are decided at once), then emits the best copy of each ID at its own event time (a
+//     timer per bucket holds the watermark at or before it, so a copy that arrived in time is
+//     never late downstream) and remembers the ID for a TTL of event time (DESIGN.md: 24 h by
 //     default). A copy after that passes again as a new event (it cannot be told apart
 //     without remembering the ID); the nightly backfill makes the view exact. An ID takes
 //     state for at most two TTLs (see dedupeFn).
