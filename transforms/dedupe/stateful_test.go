@@ -57,18 +57,23 @@ func testStatefulAcrossWatermarks(t *testing.T) {
 	add(ev("late", 10*time.Second, "l"))
 	advance(2 * time.Hour) // a's TTL has expired
 	add(ev("a", 0, "a1"))  // remembered no more: passes again
+	checkStateful(t, cfg, ttl, []event.Event{ev("a", 0, "a1"), ev("b", time.Second, "b"), ev("late", 10*time.Second, "l"), ev("a", 0, "a1")}, 2)
+}
+
+// checkStateful runs Stateful with ttl on cfg, once its watermark is moved to infinity, and
+// checks that it emits want and counts them as processed and dups as duplicates.
+func checkStateful(t *testing.T, cfg teststream.Config, ttl time.Duration, want []event.Event, dups int) {
+	t.Helper()
 	if err := cfg.AdvanceWatermarkToInfinity(); err != nil {
 		t.Fatal(err)
 	}
-
 	p, s := beam.NewPipelineWithRoot()
-	out := Stateful(s, ttl, teststream.Create(s, cfg))
-	beamtest.Equal(s, out, []event.Event{ev("a", 0, "a1"), ev("b", time.Second, "b"), ev("late", 10*time.Second, "l"), ev("a", 0, "a1")})
+	beamtest.Equal(s, Stateful(s, ttl, teststream.Create(s, cfg)), want)
 	res, err := ptest.RunWithMetrics(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(map[string]int64{"processed": 4, "duplicates": 2}, beamtest.Counters(res, "beamline")); d != "" {
+	if d := cmp.Diff(map[string]int64{"processed": int64(len(want)), "duplicates": int64(dups)}, beamtest.Counters(res, "beamline")); d != "" {
 		t.Errorf("counters (-want +got):\n%s", d)
 	}
 }
@@ -117,19 +122,7 @@ func testStatefulManyIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := cfg.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
-	}
-
-	p, s := beam.NewPipelineWithRoot()
-	beamtest.Equal(s, Stateful(s, time.Hour, teststream.Create(s, cfg)), want)
-	res, err := ptest.RunWithMetrics(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(map[string]int64{"processed": n, "duplicates": int64(dups)}, beamtest.Counters(res, "beamline")); d != "" {
-		t.Errorf("counters (-want +got):\n%s", d)
-	}
+	checkStateful(t, cfg, time.Hour, want, dups)
 }
 
 // TestStatefulBehindWatermark runs Stateful with copies that arrive behind the watermark,
@@ -182,17 +175,5 @@ func testStatefulBehindWatermark(t *testing.T) {
 		t.Fatal(err)
 	}
 	addAll(behind)
-	if err := cfg.AdvanceWatermarkToInfinity(); err != nil {
-		t.Fatal(err)
-	}
-
-	p, s := beam.NewPipelineWithRoot()
-	beamtest.Equal(s, Stateful(s, time.Hour, teststream.Create(s, cfg)), want)
-	res, err := ptest.RunWithMetrics(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(map[string]int64{"processed": int64(len(want)), "duplicates": int64(dups)}, beamtest.Counters(res, "beamline")); d != "" {
-		t.Errorf("counters (-want +got):\n%s", d)
-	}
+	checkStateful(t, cfg, time.Hour, want, dups)
 }
