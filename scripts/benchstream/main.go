@@ -31,8 +31,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +62,10 @@ func main() {
 	flag.Parse()
 	if *bin == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "benchstream: --bin and --out are required")
+		os.Exit(2)
+	}
+	if err := checkOut(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "benchstream:", err)
 		os.Exit(2)
 	}
 	res, err := run(*bin, *out, *reference, *rate, *duration, *poll, *warmup, *settle, flag.Args())
@@ -125,6 +131,20 @@ type result struct {
 	lag      time.Duration   // wall clock at the end minus the last recorded speed watermark
 	report   []string        // the job's report lines
 	base     baseline        // the reference over the run's archive
+}
+
+// checkOut fails unless dir is missing or empty: in an earlier run's directory the job would
+// find that run's speed watermark and archive and warm-restart from them, replaying the old
+// events before it settles anything new.
+func checkOut(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return fmt.Errorf("--out %s is not empty: give a new directory (the job would warm-restart from the earlier run's store and archive there)", dir)
 }
 
 func run(bin, out, reference string, rate int, d, poll, warmup, settle time.Duration, extra []string) (result, error) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,5 +36,21 @@ func TestEarlyFiring(t *testing.T) {
 		if got := earlyFiring(tt.args); got != tt.want {
 			t.Errorf("earlyFiring(%q) = %s, want %s", tt.args, got, tt.want)
 		}
+	}
+}
+
+func TestCheckOut(t *testing.T) {
+	dir := t.TempDir()
+	if err := checkOut(filepath.Join(dir, "new")); err != nil {
+		t.Errorf("a missing directory: %v", err)
+	}
+	if err := checkOut(dir); err != nil {
+		t.Errorf("an empty directory: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "views.db"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkOut(dir); err == nil {
+		t.Error("a directory with an earlier run in it passed")
 	}
 }
