@@ -18,9 +18,9 @@
 // A run has only a few windows, so the report also times every pane, which takes the same path
 // through the job: the early panes fire when the watermark passes each multiple of the job's
 // early-firing step (--early_firing among the job's flags, 5 s by default; the generator's
-// event time is the wall clock) and the
-// on-time pane at the window's end, so the delay of a change of a row seen at wall time t is
-// t minus the latest multiple of the step at or before t (for delays under one step).
+// event time is the wall clock) and the on-time pane at the window's end, so the delay of a
+// change of a row seen at wall time t is t minus the latest multiple of the step at or before
+// t (for delays under one step).
 //
 // The baseline, measured in the same run: the plain-Go reference (package
 // io/views/reference) computes the same views over the raw archive the job wrote, in this

@@ -330,14 +330,14 @@ func (f *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Pro
 // within the TTL as of now, and remembers those IDs; the others, and dups more, count as
 // duplicates.
 func (f *dedupeFn) emitNew(ctx context.Context, sp state.Provider, tp timers.Provider, bucket int, due []event.Event, dups int64, now time.Time, emit func(beam.EventTime, event.Event)) error {
-	var added [2]keptBatch
-	var kept, keptGen int64 = 0, -1
 	if len(due) > 0 {
 		mem, ks, err := f.lockMemory(sp, bucket)
 		if err != nil {
 			return err
 		}
 		defer mem.mu.Unlock()
+		var added [2]keptBatch
+		var kept, keptGen int64 = 0, -1
 		for _, e := range due {
 			k := keyOf(e.ID)
 			if ms, ok := mem.get(k); ok && now.Before(time.UnixMilli(ms).Add(f.TTL)) {
@@ -351,15 +351,13 @@ func (f *dedupeFn) emitNew(ctx context.Context, sp state.Provider, tp timers.Pro
 			keptGen = max(keptGen, g)
 		}
 		if kept > 0 {
+			f.processed.Inc(ctx, kept)
 			if err := mem.change(ks, [2]bool{}, added); err != nil {
 				return err
 			}
-		}
-	}
-	if kept > 0 {
-		f.processed.Inc(ctx, kept)
-		if err := f.keep(sp, tp, keptGen, now); err != nil {
-			return err
+			if err := f.keep(sp, tp, keptGen, now); err != nil {
+				return err
+			}
 		}
 	}
 	if dups > 0 {
