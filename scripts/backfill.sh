@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The nightly batch: backfills yesterday (UTC), or the days --from..--to, on any runner, and
-# publishes each run to the view store. Day by day by default (bounded work per run, and a failed
-# day never holds back the others' publication), or the whole range as one run (--range).
-# Exits non-zero if any day failed, and says which and why.
+# The nightly batch: backfills yesterday (UTC) and re-runs the day before, or the days
+# --from..--to, on any runner, and publishes each run to the view store. Day by day by default
+# (bounded work per run, and a failed day never holds back the others' publication), or the
+# whole range as one run (--range). Each run reads what it needs from the neighbouring days, so
+# the days can run in any order and give the views of one run over the whole range. Exits
+# non-zero if any day failed, and says which and why.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -14,7 +16,7 @@ usage: scripts/backfill.sh [options] [-- Beam runner flags]
   --store URL         BEAMLINE_STORE       view store: sqlite://, postgres://, bigquery:// (required)
   --deadletter URL    BEAMLINE_DEADLETTER  where dead letters go (required)
   --reference URL     BEAMLINE_REFERENCE   url_prefix,category CSV (optional)
-  --from DAY          BEAMLINE_FROM        first day, YYYY-MM-DD (default: yesterday, UTC)
+  --from DAY          BEAMLINE_FROM        first day, YYYY-MM-DD (default: the nightly days, see below)
   --to DAY            BEAMLINE_TO          last day, inclusive (default: --from)
   --range             BEAMLINE_RANGE=1     one run for the whole range instead of one per day
   --keep_going        BEAMLINE_KEEP_GOING=1  after a failed day, go on with the next ones
@@ -28,7 +30,13 @@ Runner flags go after -- (or in BEAMLINE_RUNNER_FLAGS, split on spaces) and reac
 e.g. -- --runner=dataflow --project=P --region=R --staging_location=gs://B/staging
          --worker_binary=/path/to/linux-amd64-batch --worker_machine_type=n2-standard-4
      -- --runner=flink --endpoint=flink-jobserver:8099 --environment_type=DOCKER
-Without runner flags the job runs on Prism in this process.
+Without runner flags the job runs on Prism in this process. Batch job flags go there too
+(e.g. -- --lookahead=6h --dedupe_ttl=24h --allowed_lateness=10m).
+
+Without --from it is the nightly run: yesterday (UTC), then the day before again. A session
+that starts late on a day can go on into the next one, which has not landed when that day
+is first published; the next night's re-run counts it whole. Each day is published only once
+it has closed (its end plus the allowed lateness), so run it after that.
 
 Cron (03:15 UTC, after the day's late data has landed; the machine's clock in UTC):
   15 3 * * * BEAMLINE_LAKE=gs://B/lake BEAMLINE_STORE=bigquery://P/views BEAMLINE_DEADLETTER=gs://B/dead /opt/beamline/scripts/backfill.sh --binary=/opt/beamline/bin/batch >>/var/log/beamline-backfill.log 2>&1
@@ -73,11 +81,25 @@ done
 [[ -n "$store" ]] || usage_error "--store (BEAMLINE_STORE) is required"
 [[ -n "$deadletter" ]] || usage_error "--deadletter (BEAMLINE_DEADLETTER) is required"
 [[ "$retries" =~ ^[0-9]+$ ]] || usage_error "--retries=$retries is not a number"
-from=${from:-$(date -u -d yesterday +%F)}
-to=${to:-$from}
+days=()
+if [[ -z "$from" ]]; then
+  [[ -z "$to" ]] || usage_error "--to needs --from"
+  # The nightly run: yesterday first, then the day before again (see --help).
+  days=("$(date -u -d yesterday +%F)" "$(date -u -d '2 days ago' +%F)")
+  from=${days[1]} to=${days[0]}
+else
+  to=${to:-$from}
+fi
 check_day --from "$from"
 check_day --to "$to"
 [[ ! "$from" > "$to" ]] || usage_error "--from $from is after --to $to"
+if ((${#days[@]} == 0)); then
+  for ((d = 0; ; d++)); do
+    day=$(date -u -d "$from + $d day" +%F)
+    [[ ! "$day" > "$to" ]] || break
+    days+=("$day")
+  done
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -119,9 +141,7 @@ failed=()
 if [[ "$range" == 1 ]]; then
   run_days "$from" "$to" || failed+=("$from..$to")
 else
-  for ((d = 0; ; d++)); do
-    day=$(date -u -d "$from + $d day" +%F)
-    [[ ! "$day" > "$to" ]] || break
+  for day in "${days[@]}"; do
     if ! run_days "$day" "$day"; then
       failed+=("$day")
       [[ "$keep_going" == 1 ]] || break
@@ -134,4 +154,8 @@ if ((${#failed[@]} > 0)); then
   [[ "$log_dir" != "$work/logs" ]] || echo "backfill: logs kept in $log_dir" >&2
   die "failed: ${failed[*]} (of $(span "$from" "$to"))"
 fi
-echo "backfill: published $(span "$from" "$to")" >&2
+if [[ "$range" == 1 ]]; then
+  echo "backfill: published $(span "$from" "$to")" >&2
+else
+  echo "backfill: published ${days[*]/#/day }" >&2
+fi

@@ -11,8 +11,11 @@
 # The loop: the generator (synthetic clickstream with duplicates, late events, bots and garbage)
 # feeds the streaming job on the embedded Prism runner, which keeps the speed views in a SQLite
 # store and archives every raw record to a local lake; the serving API answers from the speed
-# layer; then the batch job backfills the archived days from that lake into the same store and
-# publishes them, and the API answers the same query from the batch layer.
+# layer; then the batch job backfills the closed day from that lake into the same store and
+# publishes it, and the API answers the same query across the batch cutoff: batch rows before
+# midnight, speed rows after it. The stream is sped up (event time from 23:00 of yesterday,
+# UTC, into today) so that yesterday has closed, in event time and by the clock, when the
+# backfill runs: a day is never published while it is still open.
 set -euo pipefail
 
 out=${OUT:-out/demo}
@@ -30,6 +33,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$rate" in '' | *[!0-9]*) echo "demo.sh: --rate=$rate: want a whole number of events per second" >&2; exit 2 ;; esac
+case "$run_for" in
+  *[0-9]m) run_secs=$((${run_for%m} * 60)) ;;
+  *[0-9]s) run_secs=${run_for%s} ;;
+  *) run_secs=x ;;
+esac
+case "$run_secs" in '' | *[!0-9]* | 0) echo "demo.sh: --run_for=$run_for: want whole seconds or minutes, such as 60s or 2m" >&2; exit 2 ;; esac
 
 cd "$(dirname "$0")/.."
 rm -rf "$out"
@@ -68,31 +77,34 @@ get() {
   echo
 }
 
-source_url="generator://?rate=$rate&dup=0.02&late=0.03&bad=0.01&bots=0.02&users=500&max_late=2m"
-from=$(date -u -d '-3 minutes' +%Y-%m-%dT%H:%M:00Z)
+# The closed day: yesterday (UTC), or the day before while yesterday's allowed lateness (10 min)
+# is still running. Event time runs from 23:00 of it for 90 minutes, whatever --run_for is.
+day=$(date -u -d '-10 minutes -1 day' +%F)
+next=$(date -u -d "$day + 1 day" +%F)
+speedup=$(((90 * 60 + run_secs - 1) / run_secs))
+source_url="generator://?rate=$rate&dup=0.02&late=0.03&bad=0.01&bots=0.02&users=500&max_late=2m&start=${day}T23:00:00Z&speedup=$speedup"
+from=${day}T23:00:00Z
+to=${next}T00:30:00Z
 echo "== speed layer: the streaming job reads $source_url for $run_for"
+echo "   (event time runs ${speedup}x faster than the clock: $from to about ${next}T00:30:00Z)"
 "$out/bin/streaming" --source="$source_url" --store="$store" --archive="$out/lake" \
   --deadletter="$out/deadletter" --reference="$reference" --run_for="$run_for" 2>"$out/streaming.log"
 echo "(job log: $out/streaming.log; raw archive: $out/lake; dead letters: $out/deadletter)"
-to=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:00Z)
 query="/v1/views/country_activity/top?from=$from&to=$to&metric=events&n=5"
 get "/v1/status"
 get "$query"
 
-days=$(find "$out/lake/raw" -maxdepth 1 -name 'dt=*' | sed 's/.*dt=//' | sort)
-if [ -z "$days" ]; then
-  echo "demo.sh: the streaming job archived nothing under $out/lake/raw; see $out/streaming.log" >&2
+if [ ! -d "$out/lake/raw/dt=$day" ]; then
+  echo "demo.sh: the streaming job archived nothing for $day under $out/lake/raw; see $out/streaming.log" >&2
   exit 1
 fi
-first=$(echo "$days" | head -n1)
-last=$(echo "$days" | tail -n1)
-echo "== batch layer: backfill $first..$last of the archive ($out/lake) into the same store"
-"$out/bin/batch" --lake="$out/lake" --from="$first" --to="$last" --store="$store" \
+echo "== batch layer: backfill the closed day $day from the archive ($out/lake) into the same store"
+echo "   (it also reads the neighbouring days' partitions: sessions that cross midnight count whole)"
+"$out/bin/batch" --lake="$out/lake" --from="$day" --to="$day" --store="$store" \
   --deadletter="$out/deadletter" --reference="$reference" 2>"$out/batch.log"
 echo "(job log: $out/batch.log)"
-echo "== the same query, now answered by the batch layer (the batch cutoff moved past it)."
-echo "   Batch counts also hold the windows that were still open when the streaming job stopped"
-echo "   (--run_for does not flush them), so they can be a little higher; closed windows agree."
+echo "== the same query across the batch cutoff (${next}T00:00:00Z): windows before it now come"
+echo "   from the batch layer, later ones still from the speed layer"
 get "/v1/status"
 get "$query"
 echo "== done: the store is $out/views.db; run the API yourself with:"

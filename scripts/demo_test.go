@@ -12,9 +12,10 @@ import (
 
 // TestDemo runs the README's local command, scripts/demo.sh, as a newcomer would (shorter): the
 // generator feeds the streaming job, the API answers from the speed layer, the batch job
-// backfills the archive, and the API answers from the batch layer. It checks what the demo
-// shows: both jobs account for every record, the batch job reads back exactly the records the
-// streaming job archived, and the cutoff moves from none to the backfilled days.
+// backfills the closed day of the archive, and the API answers across the cutoff. It checks
+// what the demo shows: both jobs account for every record, the batch job reads back exactly the
+// records the streaming job archived (its own day's, and the next day's as context), and the
+// cutoff moves from none to the end of the backfilled day.
 func TestDemo(t *testing.T) {
 	port := freeTCPPort(t)
 	r := script(t, 5*time.Minute, nil, "demo.sh", "--out", t.TempDir(), "--port", fmt.Sprint(port),
@@ -34,9 +35,10 @@ func TestDemo(t *testing.T) {
 	for i := range n {
 		fmt.Sscan(reads[0][i+1], &n[i])
 	}
-	if n[0] != archived || n[0] != n[1]+n[2]+n[3]+n[4] {
-		t.Errorf("the backfill read %d records (processed %d + filtered %d + duplicates %d + dead-lettered %d), the streaming job archived %d",
-			n[0], n[1], n[2], n[3], n[4], archived)
+	context := counter(t, r.stdout, `(?m)^context (\d+) `)
+	if n[0]+context != archived || n[0] != n[1]+n[2]+n[3]+n[4] || n[0] == 0 || context == 0 {
+		t.Errorf("the backfill read %d records (processed %d + filtered %d + duplicates %d + dead-lettered %d) and %d of the next day as context, the streaming job archived %d",
+			n[0], n[1], n[2], n[3], n[4], context, archived)
 	}
 
 	answers := apiAnswers(t, r.stdout)
@@ -44,8 +46,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("want 4 API answers (status and top, before and after the backfill), got %d:\n%s", len(answers), r.stdout)
 	}
 	before, after := answers[0]["batch_cutoff"], answers[2]["batch_cutoff"]
-	if before != nil || after == nil {
-		t.Errorf("batch cutoff %v before the backfill and %v after, want none and then a time", before, after)
+	if want := time.Now().UTC().Add(-10 * time.Minute).Truncate(24 * time.Hour).Format(time.RFC3339); before != nil || after != want {
+		t.Errorf("batch cutoff %v before the backfill and %v after, want none and then %s (the end of the closed day)", before, after, want)
 	}
 	for i, a := range []map[string]any{answers[1], answers[3]} {
 		top, _ := a["top"].([]any)

@@ -41,6 +41,22 @@ func join(parts ...string) string {
 	return out
 }
 
+// PartitionOf returns the day of the partition that a record's source ("raw/dt=YYYY-MM-DD/
+// hr=HH/<file>:<line>", as Read names it) or a file's path lies in, and false when it names
+// none.
+func PartitionOf(source string) (time.Time, bool) {
+	const seg = "raw/dt="
+	i := strings.LastIndex(source, seg)
+	if i < 0 || len(source) < i+len(seg)+len(time.DateOnly) || (i > 0 && source[i-1] != '/') {
+		return time.Time{}, false
+	}
+	day, err := time.Parse(time.DateOnly, source[i+len(seg):i+len(seg)+len(time.DateOnly)])
+	if err != nil {
+		return time.Time{}, false
+	}
+	return day, true
+}
+
 // Partition is the files of one day.
 type Partition struct {
 	Day   time.Time

@@ -24,7 +24,10 @@ import (
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
+	"github.com/beamline/beamline/transforms/aggregate"
+	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/score"
+	"github.com/beamline/beamline/transforms/scope"
 )
 
 // Config is one backfill: which days of which lake, and where the results go.
@@ -41,7 +44,26 @@ type Config struct {
 	Model string
 	// ScoreThreshold flags events whose score is at least this; 0 means score.DefaultThreshold.
 	ScoreThreshold float64
+	// DedupeTTL is how far (event time) a copy of an ID decides later copies; 0 means
+	// dedupe.DefaultTTL. The run reads this much of the days before its own.
+	DedupeTTL time.Duration
+	// Lookahead is how far past its last day the run follows the sessions that start in its
+	// days; 0 means DefaultLookahead.
+	Lookahead time.Duration
+	// AllowedLateness is how long after its end a day still receives data: a day is closed,
+	// and may be published, once its end plus this has passed. 0 means DefaultAllowedLateness.
+	AllowedLateness time.Duration
+	// AllowOpenDay publishes days that are still open (the views of an open day are partial).
+	AllowOpenDay bool
+	// Now is the clock that decides which days are closed; nil means time.Now.
+	Now func() time.Time
 }
+
+// DefaultLookahead is how far past its last day a run follows sessions by default.
+const DefaultLookahead = 6 * time.Hour
+
+// DefaultAllowedLateness is the allowed lateness of the streaming job's default (DESIGN.md).
+const DefaultAllowedLateness = 10 * time.Minute
 
 // Validate checks what can be checked without touching any system.
 func (c Config) Validate() error {
@@ -59,6 +81,14 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--from and --to are required, as YYYY-MM-DD"))
 	} else if c.From.After(c.To) {
 		errs = append(errs, fmt.Errorf("--from %s is after --to %s: --to is the last day to backfill, inclusive", day(c.From), day(c.To)))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--dedupe_ttl", c.DedupeTTL}, {"--lookahead", c.Lookahead}, {"--allowed_lateness", c.AllowedLateness}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s=%s is negative: give a duration such as 24h, or 0 for the default", d.name, d.v))
+		}
 	}
 	if c.Model != "" {
 		if err := c.score().Validate(); err != nil {
@@ -81,7 +111,54 @@ func (c Config) days() []time.Time {
 }
 
 func (c Config) filter() filter.Config {
-	return filter.Config{From: c.From, To: c.To.AddDate(0, 0, 1), Countries: c.Countries, BotPatterns: c.Bots, BlockedUsers: c.Blocked}
+	return filter.Config{Countries: c.Countries, BotPatterns: c.Bots, BlockedUsers: c.Blocked}
+}
+
+// scope returns what the run owns (its days) and the context it reads: the dedupe TTL and a
+// session gap before its days (a session's start, and the copies that decide its events) and
+// the lookahead after them.
+func (c Config) scope() scope.Config {
+	owned := scope.Days(c.From, c.To)
+	before := orDefault(c.DedupeTTL, dedupe.DefaultTTL) + aggregate.SessionGap
+	return scope.Config{Owned: owned, Context: scope.Range{From: owned.From.Add(-before), To: owned.To.Add(orDefault(c.Lookahead, DefaultLookahead))}}
+}
+
+// partitions returns the first and last lake partition (day) that may hold a record of the
+// run's context: a record is at most scope.Reach from its partition.
+func (c Config) partitions() (first, last time.Time) {
+	ctx := c.scope().Context
+	return ctx.From.Add(-scope.Reach).Truncate(scope.Day), ctx.To.Add(-time.Millisecond + scope.Reach).Truncate(scope.Day)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// checkClosed fails unless every day of the run has closed: its end plus the allowed lateness
+// has passed by the clock and, when the store records one, by the speed layer's watermark.
+func (c Config) checkClosed(ctx context.Context, st store.Store) error {
+	if c.AllowOpenDay {
+		return nil
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	closes := c.To.AddDate(0, 0, 1).Add(orDefault(c.AllowedLateness, DefaultAllowedLateness))
+	if t := now(); t.Before(closes) {
+		return fmt.Errorf("backfill %s..%s: day %s is still open: it closes at %s (its end plus --allowed_lateness), it is %s now; backfill closed days only, or pass --allow_open_day to publish partial views", day(c.From), day(c.To), day(c.To), closes.Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	wm, err := st.SpeedWatermark(ctx)
+	if err != nil {
+		return fmt.Errorf("backfill: read the speed watermark: %w", err)
+	}
+	if !wm.IsZero() && wm.Before(closes) {
+		return fmt.Errorf("backfill %s..%s: day %s is still open: the speed layer's watermark is %s, before the day closes at %s (its end plus --allowed_lateness), so its data may not have landed; backfill closed days only, or pass --allow_open_day to publish anyway", day(c.From), day(c.To), day(c.To), wm.UTC().Format(time.RFC3339), closes.Format(time.RFC3339))
+	}
+	return nil
 }
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
@@ -96,7 +173,11 @@ type Report struct {
 	Filtered     map[string]int64
 	DeadLettered map[string]int64
 	Views        map[string]ViewSummary
-	Elapsed      time.Duration
+	// Context is the records read from neighbouring days that other runs own (not in Read).
+	Context int64
+	// SessionsAtHorizon counts the sessions of the run's days that may go on past its lookahead.
+	SessionsAtHorizon int64
+	Elapsed           time.Duration
 	// NotRun is set when the runner only printed or saved the job (Dataflow's --dry_run or
 	// --template_location): nothing was computed or published.
 	NotRun bool
@@ -137,18 +218,26 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	defer st.Close()
-	parts, err := lake.List(ctx, cfg.Lake, cfg.From, cfg.To)
+	if err := cfg.checkClosed(ctx, st); err != nil {
+		return Report{}, err
+	}
+	first, last := cfg.partitions()
+	parts, err := lake.List(ctx, cfg.Lake, first, last)
 	if err != nil {
 		return Report{}, err
 	}
 	var files []string
+	own := 0
 	for _, p := range parts {
-		if len(p.Files) == 0 {
-			slog.Warn("backfill: day has no files in the lake", "day", day(p.Day), "dir", lake.DayDir(cfg.Lake, p.Day))
+		if mine := !p.Day.Before(cfg.From) && !p.Day.After(cfg.To); mine {
+			own += len(p.Files)
+			if len(p.Files) == 0 {
+				slog.Warn("backfill: day has no files in the lake", "day", day(p.Day), "dir", lake.DayDir(cfg.Lake, p.Day))
+			}
 		}
 		files = append(files, p.Files...)
 	}
-	if len(files) == 0 {
+	if own == 0 {
 		return Report{}, fmt.Errorf("backfill %s..%s: no files under %s", day(cfg.From), day(cfg.To), lake.DayDir(cfg.Lake, cfg.From))
 	}
 	var prefixes []enrich.Prefix
@@ -166,7 +255,7 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 		}
 	}
 	run := store.NewRunID(time.Now())
-	slog.Info("backfill: starting", "run", run, "from", day(cfg.From), "to", day(cfg.To), "days", len(parts), "files", len(files))
+	slog.Info("backfill: starting", "run", run, "from", day(cfg.From), "to", day(cfg.To), "partitions", day(first)+".."+day(last), "files", len(files))
 
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, run, prefixes, files)
@@ -197,7 +286,10 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 // dead-letter sink.
 func Build(s beam.Scope, cfg Config, run string, prefixes []enrich.Prefix, files []string) {
 	raws := lake.Read(s, cfg.Lake, files)
-	out := graph.Batch(s, graph.Config{Filter: cfg.filter(), Prefixes: prefixes, Score: cfg.score()}, raws)
+	out := graph.Batch(s, graph.BatchConfig{
+		Config: graph.Config{Filter: cfg.filter(), Prefixes: prefixes, Score: cfg.score()},
+		Scope:  cfg.scope(), DedupeTTL: cfg.DedupeTTL,
+	}, raws)
 	rows := storeio.WriteBatch(s, cfg.Store, run, out.Rows)
 	dead := deadletter.Write(s, cfg.DeadLetter, run, out.DeadLetters)
 	// The sinks' counts are summed in a stage of their own: on Prism a sink stage without a
@@ -215,6 +307,7 @@ func report(res beam.PipelineResult) Report {
 		}
 	}
 	rep := Report{Read: counts["read"], Processed: counts["processed"], Duplicates: counts["duplicates"],
+		Context: counts["context"], SessionsAtHorizon: counts["sessions_at_horizon"],
 		Filtered: map[string]int64{}, DeadLettered: map[string]int64{}}
 	for _, n := range filter.Names {
 		rep.Filtered[n] = counts["filtered_"+n]
@@ -265,6 +358,11 @@ func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d\n",
 		r.Read, r.Processed, sum(r.Filtered), r.Duplicates, sum(r.DeadLettered))
 	fmt.Fprintf(w, "filtered by: %s; dead-lettered by: %s\n", details(r.Filtered), details(r.DeadLettered))
+	fmt.Fprintf(w, "context %d (records of neighbouring days' runs, read for dedupe and sessions, not counted above)", r.Context)
+	if r.SessionsAtHorizon > 0 {
+		fmt.Fprintf(w, "; %d sessions reach the lookahead and may go on past it", r.SessionsAtHorizon)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "run %s published: %d files in %s (%.0f events/s)\n", r.Run, r.Files, r.Elapsed.Round(time.Millisecond), float64(r.Read)/max(r.Elapsed.Seconds(), 1e-3))
 }
 

@@ -55,7 +55,8 @@ func sampleConfig(t *testing.T) Config {
 // expected computes the views and counts of cfg with the independent plain-Go reference.
 func expected(t *testing.T, cfg Config) reference.Result {
 	t.Helper()
-	recs, err := reference.ReadLake(cfg.Lake, cfg.From, cfg.To)
+	first, last := cfg.partitions()
+	recs, err := reference.ReadLake(cfg.Lake, first, last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +67,7 @@ func expected(t *testing.T, cfg Config) reference.Result {
 		}
 	}
 	return reference.Compute(reference.Config{From: cfg.From, To: cfg.To, Categories: cats,
+		DedupeTTL: cfg.DedupeTTL, Lookahead: orDefault(cfg.Lookahead, DefaultLookahead),
 		Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked, Flagged: flagged(t, cfg)}, recs)
 }
 
@@ -117,7 +119,7 @@ func sortRows(rows []views.Row) []views.Row {
 }
 
 func countsOf(rep Report) reference.Counts {
-	return reference.Counts{Read: rep.Read, Processed: rep.Processed, Duplicates: rep.Duplicates,
+	return reference.Counts{Read: rep.Read, Context: rep.Context, Processed: rep.Processed, Duplicates: rep.Duplicates,
 		Filtered: nonZero(rep.Filtered), DeadLettered: nonZero(rep.DeadLettered)}
 }
 
@@ -258,7 +260,12 @@ func TestBadConfigFailsFast(t *testing.T) {
 		{"no store", func(c *Config) { c.Store = "" }, "--store is required"},
 		{"unknown store scheme", func(c *Config) { c.Store = "mysql://x/y" }, `unknown store scheme "mysql"`},
 		{"missing lake", func(c *Config) { c.Lake = filepath.Join(t.TempDir(), "nope") }, "no raw/dt=YYYY-MM-DD partitions"},
-		{"days without files", func(c *Config) { c.From, c.To = day1.AddDate(1, 0, 0), day2.AddDate(1, 0, 0) }, "no files under"},
+		{"days without files", func(c *Config) { c.From, c.To = day1.AddDate(-1, 0, 0), day2.AddDate(-1, 0, 0) }, "no files under"},
+		{"an open day", func(c *Config) { c.Now = func() time.Time { return day2.Add(24*time.Hour + 9*time.Minute) } }, "day 2026-11-21 is still open: it closes at 2026-11-22T00:10:00Z"},
+		{"an open day by a longer lateness", func(c *Config) {
+			c.AllowedLateness, c.Now = 2*time.Hour, func() time.Time { return day2.Add(25 * time.Hour) }
+		}, "it closes at 2026-11-22T02:00:00Z"},
+		{"negative lookahead", func(c *Config) { c.Lookahead = -time.Hour }, "--lookahead=-1h0m0s is negative"},
 		{"missing reference", func(c *Config) { c.Reference = filepath.Join(t.TempDir(), "none.csv") }, "read reference"},
 	}
 	for _, tt := range tests {
@@ -277,5 +284,34 @@ func TestBadConfigFailsFast(t *testing.T) {
 	}
 	if _, err := Backfill(context.Background(), Config{Lake: filepath.Join(t.TempDir(), "x"), From: day1, To: day1, Store: "sqlite://" + filepath.Join(t.TempDir(), "v.db"), DeadLetter: t.TempDir()}); !errors.Is(err, lake.ErrNoLake) {
 		t.Errorf("missing lake: error %v is not lake.ErrNoLake", err)
+	}
+}
+
+// TestOpenDayByWatermark refuses to publish a day that the speed layer has not finished (its
+// watermark is before the day's end plus the allowed lateness), unless --allow_open_day says so;
+// nothing is published by the refused run.
+func TestOpenDayByWatermark(t *testing.T) {
+	cfg := sampleConfig(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.SetSpeedWatermark(ctx, day2.Add(24*time.Hour+5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Backfill(ctx, cfg); err == nil || !strings.Contains(err.Error(), "the speed layer's watermark is 2026-11-22T00:05:00Z, before the day closes at 2026-11-22T00:10:00Z") {
+		t.Fatalf("Backfill of a day the speed layer has not closed = %v, want a refusal naming the watermark", err)
+	}
+	if pubs, err := st.Publications(ctx); err != nil || len(pubs) != 0 {
+		t.Fatalf("after the refusal: publications %v (err %v), want none", pubs, err)
+	}
+	cfg.AllowOpenDay = true
+	if _, err := Backfill(ctx, cfg); err != nil {
+		t.Fatalf("Backfill with AllowOpenDay: %v", err)
+	}
+	if pubs, err := st.Publications(ctx); err != nil || len(pubs) != 2 {
+		t.Fatalf("with AllowOpenDay: publications %v (err %v), want the two days", pubs, err)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
 
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
+	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/score"
 	_ "github.com/beamline/beamline/transforms/score/kserve" // --model=kserve+http(s)://...
@@ -48,6 +49,10 @@ var (
 	cpuProfile    = flag.String("cpuprofile", "", "Write a CPU profile of the whole run (Prism included when embedded) to this file.")
 	modelFlag     = flag.String("model", "", "ML model URL that flags posts, e.g. logreg://testdata/model/spam.json, logreg+gs://bucket/spam.json or kserve+http://host:8080/v2/models/spam; empty: nothing is scored and flagged stays 0.")
 	thresholdFlag = flag.Float64("score_threshold", score.DefaultThreshold, "A post is flagged when its model score is at least this.")
+	ttlFlag       = flag.Duration("dedupe_ttl", dedupe.DefaultTTL, "How far (event time) a copy of an event ID decides later copies; the run reads this much of the day before its own.")
+	lookaheadFlag = flag.Duration("lookahead", DefaultLookahead, "How far past its last day the run follows the sessions that start in its days.")
+	latenessFlag  = flag.Duration("allowed_lateness", DefaultAllowedLateness, "How long after its end a day still receives data; a day is published only once its end plus this has passed.")
+	openDayFlag   = flag.Bool("allow_open_day", false, "Publish days that are still open (their views are partial until a later re-run).")
 )
 
 func main() {
@@ -103,6 +108,7 @@ func config() (Config, error) {
 		Lake: *lakeFlag, Store: *storeFlag, DeadLetter: *deadFlag, Reference: *referenceFlag,
 		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag),
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
+		DedupeTTL: *ttlFlag, Lookahead: *lookaheadFlag, AllowedLateness: *latenessFlag, AllowOpenDay: *openDayFlag,
 	}
 	var err error
 	if cfg.From, err = parseDay("--from", *fromFlag); err != nil {

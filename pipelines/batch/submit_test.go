@@ -218,17 +218,18 @@ func TestFlinkRunnerOnPrismJobServer(t *testing.T) {
 var (
 	countsLine  = regexp.MustCompile(`(?m)^read (\d+), processed (\d+), filtered (\d+), duplicates (\d+), dead-lettered (\d+)$`)
 	detailsLine = regexp.MustCompile(`(?m)^filtered by: (.*); dead-lettered by: (.*)$`)
+	contextLine = regexp.MustCompile(`(?m)^context (\d+) `)
 )
 
 // parseReport reads the counts back from what Report.Print wrote.
 func parseReport(t *testing.T, out string) Report {
 	t.Helper()
-	c, d := countsLine.FindStringSubmatch(out), detailsLine.FindStringSubmatch(out)
-	if c == nil || d == nil {
+	c, d, x := countsLine.FindStringSubmatch(out), detailsLine.FindStringSubmatch(out), contextLine.FindStringSubmatch(out)
+	if c == nil || d == nil || x == nil {
 		t.Fatalf("no conservation lines in the output:\n%s", out)
 	}
 	n := func(s string) int64 { v, _ := strconv.ParseInt(s, 10, 64); return v }
-	return Report{Read: n(c[1]), Processed: n(c[2]), Duplicates: n(c[4]),
+	return Report{Read: n(c[1]), Processed: n(c[2]), Duplicates: n(c[4]), Context: n(x[1]),
 		Filtered: parseDetails(t, d[1]), DeadLettered: parseDetails(t, d[2])}
 }
 

@@ -7,6 +7,8 @@
 package graph
 
 import (
+	"time"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/beamline/beamline/io/views"
@@ -16,6 +18,7 @@ import (
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/parse"
 	"github.com/beamline/beamline/transforms/score"
+	"github.com/beamline/beamline/transforms/scope"
 )
 
 // Config configures the shared chain.
@@ -36,16 +39,40 @@ type Output struct {
 	DeadLetters beam.PCollection
 }
 
-// Batch runs the chain over raws, a bounded PCollection<event.Raw> in the global window, and
-// returns batch-layer rows.
-func Batch(s beam.Scope, cfg Config, raws beam.PCollection) Output {
+// BatchConfig configures the chain of a batch run.
+type BatchConfig struct {
+	Config
+	// Scope is what the run owns and the context it reads (package scope).
+	Scope scope.Config
+	// DedupeTTL is how far (event time) a copy of an ID decides later copies; 0 means
+	// dedupe.DefaultTTL.
+	DedupeTTL time.Duration
+}
+
+// Batch runs the chain over raws, a bounded PCollection<event.Raw> of lake records in the
+// global window, and returns the batch-layer rows of the days that cfg.Scope owns. Context
+// events take part in dedupe and sessions only: they are not enriched, scored, counted or
+// dead-lettered.
+func Batch(s beam.Scope, cfg BatchConfig, raws beam.PCollection) Output {
 	s = s.Scope("graph.Batch")
-	events, dead := parse.Events(s, raws)
-	kept := dedupe.ByID(s, filter.Apply(s, cfg.Filter, events))
+	owned := cfg.Scope.Owned
+	events, dead := parse.Scoped(s, cfg.Scope, raws)
+	f := cfg.Filter
+	f.Owned = owned
+	kept := dedupe.ByID(s, ttlOrDefault(cfg.DedupeTTL), owned, filter.Apply(s, f, events))
+	mine, context := scope.Split(s, owned, kept)
 	prefixes := beam.CreateList(s, nonNil(cfg.Prefixes))
-	enriched := enrich.Categories(s, prefixes, kept)
+	enriched := enrich.Categories(s, prefixes, mine)
 	scored, dead := scoreEvents(s, cfg.Score, enriched, dead)
-	return Output{Rows: aggregate.Views(s, views.Batch, scored), DeadLetters: dead}
+	return Output{Rows: aggregate.Views(s, views.Batch, cfg.Scope, beam.Flatten(s, scored, context)), DeadLetters: dead}
+}
+
+// ttlOrDefault returns ttl, or dedupe.DefaultTTL for 0.
+func ttlOrDefault(ttl time.Duration) time.Duration {
+	if ttl == 0 {
+		return dedupe.DefaultTTL
+	}
+	return ttl
 }
 
 // scoreEvents scores events when cfg names a model, and adds the events it could not score to

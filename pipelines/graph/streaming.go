@@ -84,10 +84,7 @@ func ingest(s beam.Scope, cfg StreamingConfig, raws beam.PCollection) (events, d
 
 // ttl returns the dedupe TTL, with the default filled in.
 func (cfg StreamingConfig) ttl() time.Duration {
-	if cfg.DedupeTTL == 0 {
-		return dedupe.DefaultTTL
-	}
-	return cfg.DedupeTTL
+	return ttlOrDefault(cfg.DedupeTTL)
 }
 
 // enrichStreaming sets the events' categories from a refreshing table, or from a static side

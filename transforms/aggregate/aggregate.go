@@ -13,11 +13,9 @@
 // # Windows are assigned explicitly
 //
 // The window of a row is computed from the event time and carried in the row key, not taken
-// from a Beam window. Beam windows decide only when a result fires: Views groups in the
-// windowing of its input, so a batch job passes events in the global window and gets final
-// rows, and a streaming job windows its events (fixed windows with triggers, allowed
-// lateness) before calling it and upserts the rows it gets, since a row key names exactly one
-// row. Three measurements on Prism (v2.77) led here:
+// from a Beam window: Views (batch) groups in the global window and gets final rows; Speed
+// (streaming) keeps its rows in stateful DoFns with event-time timers and upserts the rows it
+// emits, since a row key names exactly one row. Three measurements on Prism (v2.77) led here:
 //   - a grouping leaves its window at the window's end (the Go SDK has no other timestamp
 //     combiner), so a session's hour, or an event re-stamped after a batch dedupe, cannot be
 //     expressed as a Beam window without its elements being dropped as late downstream;
@@ -31,6 +29,7 @@
 package aggregate
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -45,6 +44,7 @@ import (
 
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/transforms/scope"
 )
 
 // SessionGap is the inactivity that ends a session.
@@ -57,36 +57,34 @@ func init() {
 	register.Function2x0[event.Event, func(string, Acc)](minuteContributions)
 	register.DoFn2x0[event.Event, func(beam.EventTime, string, Acc)](&bundleSumFn{})
 	register.Emitter3[beam.EventTime, string, Acc]()
-	register.Function2x0[event.Event, func(string, point)](sessionPoint)
-	register.Function3x0[string, func(*point) bool, func(string, Acc)](summarizeSessions)
 	register.Function2x1[Acc, Acc, Acc](merge)
 	register.DoFn3x1[string, Acc, func(views.Row), error](&toRowFn{})
 	register.Emitter2[string, Acc]()
-	register.Emitter2[string, point]()
 	register.Emitter1[views.Row]()
-	register.Iter1[point]()
 	register.DoFn2x0[event.Event, func(int, pointBatch)](&bucketPointsFn{})
-	register.Function3x0[int, func(*pointBatch) bool, func(string, Acc)](sessionsOfBucket)
+	register.DoFn4x0[context.Context, int, func(*pointBatch) bool, func(string, Acc)](&sessionsFn{})
 	register.Emitter2[int, pointBatch]()
 	register.Iter1[pointBatch]()
 }
 
-// Views computes every view from events, a PCollection<event.Event>, and returns a
-// PCollection<views.Row> of the given layer. It groups in the windowing of events (see the
-// package doc); each row carries its own window.
-func Views(s beam.Scope, layer views.Layer, events beam.PCollection) beam.PCollection {
+// Views computes every view of a batch run and returns a PCollection<views.Row> of the given
+// layer. events is a bounded PCollection<event.Event> in the global window: the run's kept
+// events and its context (package scope). The minute views count the events in cfg.Owned;
+// sessions are split over all events and emitted when their first event is in cfg.Owned, so
+// a session that crosses the edge of the range is counted whole, by the run of its first day.
+// Each row carries its own window (see the package doc).
+//
+// The run sees no event at or after cfg.Context.To (its horizon): a session that starts in
+// the range and whose last event is within SessionGap of the horizon may go on past it. Such
+// sessions are counted in the metric "sessions_at_horizon" (namespace "beamline").
+func Views(s beam.Scope, layer views.Layer, cfg scope.Config, events beam.PCollection) beam.PCollection {
+	owned := cfg.Owned
 	s = s.Scope("aggregate.Views")
-	var perMinute beam.PCollection
-	if isGlobal(events) {
-		perMinute = beam.ParDo(s, &bundleSumFn{}, events)
-	} else {
-		perMinute = beam.ParDo(s, minuteContributions, events)
+	if events.WindowingStrategy().Fn.Kind != window.GlobalWindows {
+		panic("aggregate.Views needs a bounded input in the global window; use Speed in streaming")
 	}
-	return rows(s, layer, beam.Flatten(s, perMinute, sessions(s, events)))
-}
-
-func isGlobal(col beam.PCollection) bool {
-	return col.WindowingStrategy().Fn.Kind == window.GlobalWindows
+	perMinute := beam.ParDo(s, &bundleSumFn{Owned: owned}, events)
+	return rows(s, layer, beam.Flatten(s, perMinute, sessions(s, cfg, events)))
 }
 
 // rows sums contributions (PCollection<KV<string, Acc>>, keyed by row key) into view rows.
@@ -145,6 +143,9 @@ func minuteContributions(e event.Event, emit func(string, Acc)) {
 // Prism keeps every element of an accumulating window until the window closes and re-sorts
 // them all at each firing.
 type bundleSumFn struct {
+	// Owned is the range of event time whose events count; the others are context.
+	Owned scope.Range
+
 	sums map[string]*stampedAcc
 }
 
@@ -159,7 +160,9 @@ func (f *bundleSumFn) StartBundle(_ func(beam.EventTime, string, Acc)) {
 }
 
 func (f *bundleSumFn) ProcessElement(e event.Event, _ func(beam.EventTime, string, Acc)) {
-	addContributions(f.sums, e)
+	if f.Owned.Contains(e.Time) {
+		addContributions(f.sums, e)
+	}
 }
 
 // addContributions adds the minute contributions of e to sums.
@@ -191,35 +194,18 @@ type point struct {
 	Country string
 }
 
-func sessionPoint(e event.Event, emit func(string, point)) {
-	emit(e.UserID, point{TimeMs: e.Time.UnixMilli(), ID: e.ID, Country: e.Country})
-}
-
-// sessions returns one contribution per session, PCollection<KV<string, Acc>>. In the global
-// window, points travel in batches per hash bucket of the user (see bucketPointsFn).
-func sessions(s beam.Scope, events beam.PCollection) beam.PCollection {
+// sessions returns one contribution per session that starts in cfg.Owned, PCollection<KV<
+// string, Acc>>. Points travel in batches per hash bucket of the user (see bucketPointsFn).
+func sessions(s beam.Scope, cfg scope.Config, events beam.PCollection) beam.PCollection {
 	s = s.Scope("sessions")
-	if isGlobal(events) {
-		grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketPointsFn{}, events))
-		return beam.ParDo(s, sessionsOfBucket, grouped)
-	}
-	points := beam.ParDo(s, sessionPoint, events)
-	return beam.ParDo(s, summarizeSessions, beam.GroupByKey(s, points))
-}
-
-// summarizeSessions emits the sessions of one user.
-func summarizeSessions(_ string, points func(*point) bool, emit func(string, Acc)) {
-	var all []point
-	var p point
-	for points(&p) {
-		all = append(all, p)
-	}
-	splitSessions(all, emit)
+	grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketPointsFn{}, events))
+	return beam.ParDo(s, &sessionsFn{Owned: cfg.Owned, Horizon: cfg.Context.To}, grouped)
 }
 
 // splitSessions splits the events of one user into sessions and emits one contribution per
-// session. A session's first event is the earliest, ties broken by the smallest event ID.
-func splitSessions(all []point, emit func(string, Acc)) {
+// session whose first event is in owned. A session's first event is the earliest, ties broken
+// by the smallest event ID.
+func splitSessions(all []point, owned scope.Range, emit func(string, Acc)) {
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].TimeMs != all[j].TimeMs {
 			return all[i].TimeMs < all[j].TimeMs
@@ -232,6 +218,10 @@ func splitSessions(all []point, emit func(string, Acc)) {
 			continue
 		}
 		first, last := all[start], all[i-1]
+		if !owned.Contains(time.UnixMilli(first.TimeMs)) {
+			start = i
+			continue
+		}
 		acc := Acc{Counts: make([]int64, 3)}
 		acc.Counts[seSessions], acc.Counts[seEvents], acc.Counts[seDuration] = 1, int64(i-start), (last.TimeMs-first.TimeMs)/1000
 		hour := time.UnixMilli(first.TimeMs).UTC().Truncate(time.Hour)
@@ -306,11 +296,41 @@ func (f *bucketPointsFn) FinishBundle(emit func(int, pointBatch)) {
 	f.batches = nil
 }
 
-// sessionsOfBucket emits the sessions of every user of one bucket.
-func sessionsOfBucket(_ int, batches func(*pointBatch) bool, emit func(string, Acc)) {
+// sessionsFn emits the sessions that start in Owned of every user of one bucket, and counts
+// those that may go on past the Horizon.
+type sessionsFn struct {
+	Owned   scope.Range
+	Horizon time.Time
+
+	atHorizon beam.Counter
+}
+
+func (f *sessionsFn) Setup() {
+	f.atHorizon = beam.NewCounter("beamline", "sessions_at_horizon")
+}
+
+func (f *sessionsFn) ProcessElement(ctx context.Context, _ int, batches func(*pointBatch) bool, emit func(string, Acc)) {
+	var open int64
 	for _, points := range byUser(batches) {
-		splitSessions(points, emit)
+		splitSessions(points, f.Owned, emit)
+		if last := points[len(points)-1]; !f.Horizon.IsZero() && last.TimeMs+SessionGap.Milliseconds() >= f.Horizon.UnixMilli() && f.Owned.Contains(time.UnixMilli(sessionStart(points))) {
+			open++
+		}
 	}
+	if open > 0 {
+		f.atHorizon.Inc(ctx, open)
+	}
+}
+
+// sessionStart returns the first event time (Unix ms) of the last session of points, sorted
+// by splitSessions.
+func sessionStart(points []point) int64 {
+	gap := SessionGap.Milliseconds()
+	i := len(points) - 1
+	for i > 0 && points[i].TimeMs-points[i-1].TimeMs <= gap {
+		i--
+	}
+	return points[i].TimeMs
 }
 
 // toRowFn turns the sum of one row key into a row.

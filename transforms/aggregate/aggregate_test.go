@@ -10,6 +10,7 @@ import (
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/internal/beamtest"
+	"github.com/beamline/beamline/transforms/scope"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
@@ -87,7 +88,7 @@ func TestViews(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, s := beam.NewPipelineWithRoot()
 			events := beamtest.Events(s, tt.events)
-			beamtest.Equal(s, Views(s, views.Batch, events), tt.want)
+			beamtest.Equal(s, Views(s, views.Batch, scope.Config{}, events), tt.want)
 			if err := ptest.Run(p); err != nil {
 				t.Fatal(err)
 			}

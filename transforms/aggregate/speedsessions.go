@@ -16,6 +16,7 @@ import (
 
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/transforms/scope"
 )
 
 func init() {
@@ -381,7 +382,7 @@ func (f *sessionFn) emitFinal(points []point, now int64, emit func(string, Acc))
 			break
 		}
 		if points[start].TimeMs >= f.FromMs {
-			splitSessions(points[start:i], emit)
+			splitSessions(points[start:i], scope.Range{}, emit)
 		}
 		frontier, start = last, i
 	}

@@ -7,12 +7,12 @@
 // the smallest raw record (Less). Metrics (namespace "beamline"): "processed" counts kept
 // events, "duplicates" the others.
 //
-//   - ByID is the batch form: a grouping by ID over the whole input, exact for any distance
-//     between copies. Its output leaves the grouping at the end of the global window, so
-//     everything after it must not depend on element timestamps (the views carry their
-//     windows in their row keys; see package aggregate). Events travel in batches per hash
-//     bucket of the ID (one element per bucket and bundle), since Prism's cost is per
-//     element: measured on 300k events, a plain GroupByKey by ID took ~10 s.
+//   - ByID is the batch form: a grouping by ID over the whole input. A copy more than the TTL
+//     after the copy before it passes again, as in Stateful, so each copy is decided by the
+//     TTL of event time before it and runs of neighbouring days agree (package scope). Its
+//     output leaves the grouping at the end of the global window, so everything after it must
+//     not depend on element timestamps (the views carry their windows in their row keys; see
+//     package aggregate). Events travel in batches per hash bucket of the ID.
 //   - Stateful is the streaming form, with the same choice among the copies that arrive before
 //     the watermark passes the best one. Events travel in batches per hash bucket of the ID
 //     (64 buckets, one batch per bucket and bundle) to a stateful DoFn keyed by bucket, which
@@ -52,7 +52,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -69,11 +68,6 @@ func init() {
 	register.DoFn2x0[event.Event, func(beam.EventTime, int, event.Batch)](&streamBucketFn{})
 	register.Emitter3[beam.EventTime, int, event.Batch]()
 	register.Emitter2[beam.EventTime, event.Event]()
-	register.DoFn2x0[event.Event, func(int, event.Batch)](&bucketFn{})
-	register.DoFn4x0[context.Context, int, func(*event.Batch) bool, func(event.Event)](&pickBucketFn{})
-	register.Emitter2[int, event.Batch]()
-	register.Iter1[event.Batch]()
-	register.Emitter1[event.Event]()
 }
 
 // Less reports whether a is kept in preference to b when they share an ID.
@@ -486,66 +480,6 @@ func addToBucket(batches map[int]*event.Batch, k int, e event.Event) {
 		batches[k] = b
 	}
 	b.Events = append(b.Events, e)
-}
-
-// buckets is how many groups ByID spreads IDs over.
-const buckets = 256
-
-// bucketFn collects the events of a bundle into one batch per bucket of their ID.
-type bucketFn struct {
-	batches map[int]*event.Batch
-}
-
-func (f *bucketFn) StartBundle(_ func(int, event.Batch)) {
-	f.batches = map[int]*event.Batch{}
-}
-
-func (f *bucketFn) ProcessElement(e event.Event, _ func(int, event.Batch)) {
-	addToBucket(f.batches, bucketOf(e.ID, buckets), e)
-}
-
-func (f *bucketFn) FinishBundle(emit func(int, event.Batch)) {
-	for k, b := range f.batches {
-		emit(k, *b)
-	}
-	f.batches = nil
-}
-
-// pickBucketFn keeps the best copy of each ID of a bucket and counts the rest.
-type pickBucketFn struct {
-	processed, duplicates beam.Counter
-}
-
-func (f *pickBucketFn) Setup() {
-	f.processed = beam.NewCounter("beamline", "processed")
-	f.duplicates = beam.NewCounter("beamline", "duplicates")
-}
-
-func (f *pickBucketFn) ProcessElement(ctx context.Context, _ int, batches func(*event.Batch) bool, emit func(event.Event)) {
-	best := map[string]event.Event{}
-	var b event.Batch
-	var dups int64
-	for batches(&b) {
-		dups += pickBest(best, b.Events)
-	}
-	for _, e := range best {
-		emit(e)
-	}
-	f.processed.Inc(ctx, int64(len(best)))
-	if dups > 0 {
-		f.duplicates.Inc(ctx, dups)
-	}
-}
-
-// ByID keeps one event per ID over a bounded input in the global window. It takes and returns
-// a PCollection<event.Event>; see the package doc for the output's timestamps.
-func ByID(s beam.Scope, events beam.PCollection) beam.PCollection {
-	s = s.Scope("dedupe.ByID")
-	if events.WindowingStrategy().Fn.Kind != window.GlobalWindows {
-		panic("dedupe.ByID needs a bounded input in the global window; use Stateful in streaming")
-	}
-	grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketFn{}, events))
-	return beam.ParDo(s, &pickBucketFn{}, grouped)
 }
 
 // Stateful keeps one event per ID in a streaming pipeline (see the package doc), remembering

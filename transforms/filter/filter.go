@@ -17,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/transforms/scope"
 )
 
 // Filter names, as they appear in metrics and in the batch job's report.
@@ -43,6 +44,10 @@ type Config struct {
 	BotPatterns []string
 	// BlockedUsers are user IDs whose events are dropped.
 	BlockedUsers []string
+	// Owned is the event-time range whose events the run counts (package scope); a filtered
+	// event outside it is context of a batch run, dropped without being counted. The zero
+	// Range counts every event.
+	Owned scope.Range
 }
 
 // Validate reports a configuration that cannot be right.
@@ -135,7 +140,9 @@ func (f *filterFn) Setup() {
 
 func (f *filterFn) ProcessElement(ctx context.Context, e event.Event, emit func(event.Event)) {
 	if name := f.matcher.Match(e); name != "" {
-		f.counters[name].Inc(ctx, 1)
+		if f.Config.Owned.Contains(e.Time) {
+			f.counters[name].Inc(ctx, 1)
+		}
 		return
 	}
 	emit(e)

@@ -3,6 +3,10 @@
 //
 // Metrics (namespace "beamline"): "read" counts records, "deadlettered_<reason>" counts dead
 // letters by reason.
+//
+// Events parses every record a streaming job reads; Scoped parses the lake records of a batch
+// run, which also reads context from neighbouring days (package scope): it counts only the
+// records the run owns, and "context" the others.
 package parse
 
 import (
@@ -29,10 +33,16 @@ type parseFn struct {
 
 func (f *parseFn) Setup() {
 	f.read = beam.NewCounter("beamline", "read")
-	f.dead = make(map[event.Reason]beam.Counter, len(event.Reasons))
+	f.dead = deadCounters()
+}
+
+// deadCounters returns the dead-letter counters by reason.
+func deadCounters() map[event.Reason]beam.Counter {
+	dead := make(map[event.Reason]beam.Counter, len(event.Reasons))
 	for _, r := range event.Reasons {
-		f.dead[r] = beam.NewCounter("beamline", "deadlettered_"+string(r))
+		dead[r] = beam.NewCounter("beamline", "deadlettered_"+string(r))
 	}
+	return dead
 }
 
 func (f *parseFn) ProcessElement(ctx context.Context, raw event.Raw, emit func(beam.EventTime, event.Event), dead func(event.DeadLetter)) {

@@ -45,8 +45,10 @@ func flagger(flagged func(text, userAgent, url string) bool) func(*event) bool {
 // sessionStats are the sessions metrics of one window.
 type sessionStats struct{ sessions, events, durationS int64 }
 
-// aggregate computes the rows of every view over the kept events.
-func aggregate(kept map[string]*event, cat *categorizer, isFlagged func(*event) bool) []views.Row {
+// aggregate computes the rows of every view over the kept events: the minute views over those
+// the run owns, sessions over those before the horizon, with a row for each session that starts
+// in the run's days.
+func aggregate(kept []*event, s span, cat *categorizer, isFlagged func(*event) bool) []views.Row {
 	n := len(kept)
 	pages := make(map[window]*pageStats, n)
 	visits := make(map[visit]bool, n)
@@ -54,6 +56,12 @@ func aggregate(kept map[string]*event, cat *categorizer, isFlagged func(*event) 
 	categories := make(map[window]*categoryStats, n/8)
 	byUser := make(map[string][]*event, n/8)
 	for _, ev := range kept {
+		if s.beforeHorizon(ev.time) {
+			byUser[ev.user] = append(byUser[ev.user], ev)
+		}
+		if !ev.owned {
+			continue
+		}
 		if ev.typ == typePageview {
 			addPageview(pages, visits, ev)
 		}
@@ -70,11 +78,10 @@ func aggregate(kept map[string]*event, cat *categorizer, isFlagged func(*event) 
 		}
 		c.events++
 		c.flagged += flagged
-		byUser[ev.user] = append(byUser[ev.user], ev)
 	}
 	sessions := map[window]*sessionStats{}
 	for _, evs := range byUser {
-		addSessions(sessions, evs)
+		addSessions(sessions, evs, s.contains)
 	}
 
 	var rows []views.Row
@@ -132,9 +139,9 @@ func addCountry(countries map[window]*countryStats, ev *event, flagged int64) {
 	}
 }
 
-// addSessions splits one user's events into sessions and adds each to the hour and country of
-// its first event.
-func addSessions(sessions map[window]*sessionStats, evs []*event) {
+// addSessions splits one user's events into sessions and adds each whose first event time is in
+// starts to the hour and country of that first event.
+func addSessions(sessions map[window]*sessionStats, evs []*event, starts func(time.Time) bool) {
 	sort.Slice(evs, func(i, j int) bool {
 		if !evs[i].time.Equal(evs[j].time) {
 			return evs[i].time.Before(evs[j].time)
@@ -146,18 +153,25 @@ func addSessions(sessions map[window]*sessionStats, evs []*event) {
 		if i < len(evs) && evs[i].time.Sub(evs[i-1].time) <= sessionGap {
 			continue
 		}
-		first, last := evs[start], evs[i-1]
-		w := windowOf(first.country, first.time, time.Hour)
-		s := sessions[w]
-		if s == nil {
-			s = &sessionStats{}
-			sessions[w] = s
+		if starts(evs[start].time) {
+			addSession(sessions, evs[start:i])
 		}
-		s.sessions++
-		s.events += int64(i - start)
-		s.durationS += int64(last.time.Sub(first.time) / time.Second)
 		start = i
 	}
+}
+
+// addSession adds one session, its events in order, to the hour and country of its first event.
+func addSession(sessions map[window]*sessionStats, evs []*event) {
+	first, last := evs[0], evs[len(evs)-1]
+	w := windowOf(first.country, first.time, time.Hour)
+	s := sessions[w]
+	if s == nil {
+		s = &sessionStats{}
+		sessions[w] = s
+	}
+	s.sessions++
+	s.events += int64(len(evs))
+	s.durationS += int64(last.time.Sub(first.time) / time.Second)
 }
 
 func row(view string, w window, length time.Duration, metrics map[string]int64) views.Row {

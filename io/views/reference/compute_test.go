@@ -44,14 +44,35 @@ func ev(kv ...string) string {
 	return string(b)
 }
 
-// compute runs Compute over lines and checks what holds for every result: the counts add up,
-// rows fit their view and are sorted.
-func compute(t *testing.T, cfg reference.Config, lines ...string) reference.Result {
-	t.Helper()
+// bare returns lines as records whose Source names no lake partition ("test:N"): valid events
+// are owned by the day of their event time, dead letters by every run.
+func bare(lines ...string) []reference.Record {
 	recs := make([]reference.Record, len(lines))
 	for i, l := range lines {
 		recs[i] = reference.Record{Raw: []byte(l), Source: "test:" + strconv.Itoa(i+1)}
 	}
+	return recs
+}
+
+// filed returns lines as records of a file in the lake partition of day dt (YYYY-MM-DD).
+func filed(dt string, lines ...string) []reference.Record {
+	recs := make([]reference.Record, len(lines))
+	for i, l := range lines {
+		recs[i] = reference.Record{Raw: []byte(l), Source: "raw/dt=" + dt + "/hr=00/test.jsonl:" + strconv.Itoa(i+1)}
+	}
+	return recs
+}
+
+// compute runs Compute over lines given as bare records (see computeRecs).
+func compute(t *testing.T, cfg reference.Config, lines ...string) reference.Result {
+	t.Helper()
+	return computeRecs(t, cfg, bare(lines...))
+}
+
+// computeRecs runs Compute over recs and checks what holds for every result: the counts add up
+// (every record is counted once, as read or as context), rows fit their view and are sorted.
+func computeRecs(t *testing.T, cfg reference.Config, recs []reference.Record) reference.Result {
+	t.Helper()
 	res := reference.Compute(cfg, recs)
 	c := res.Counts
 	sum := c.Processed + c.Duplicates
@@ -61,8 +82,8 @@ func compute(t *testing.T, cfg reference.Config, lines ...string) reference.Resu
 	for _, n := range c.DeadLettered {
 		sum += n
 	}
-	if c.Read != int64(len(lines)) || sum != c.Read {
-		t.Errorf("counts %+v: read %d of %d lines, parts add up to %d", c, c.Read, len(lines), sum)
+	if c.Read+c.Context != int64(len(recs)) || sum != c.Read || c.Read < 0 || c.Context < 0 {
+		t.Errorf("counts %+v: read %d and context %d of %d records, parts add up to %d", c, c.Read, c.Context, len(recs), sum)
 	}
 	for _, r := range res.Rows {
 		if err := r.Validate(); err != nil {
@@ -87,10 +108,12 @@ func compute(t *testing.T, cfg reference.Config, lines ...string) reference.Resu
 	return res
 }
 
-// outcome says what happened to a single record: "processed", "duplicate", "filtered:NAME" or
-// "dead:REASON".
+// outcome says what happened to a single record: "processed", "duplicate", "filtered:NAME",
+// "dead:REASON" or "context".
 func outcome(c reference.Counts) string {
 	switch {
+	case c.Context == 1:
+		return "context"
 	case c.Processed == 1:
 		return "processed"
 	case c.Duplicates == 1:
@@ -191,12 +214,17 @@ func TestFilters(t *testing.T) {
 		line string
 		want string
 	}{
+		// The records are filed in the partition of 2026-11-20, the run's day.
 		{"start of the range", same, ev("ts", "2026-11-20T00:00:00Z"), "processed"},
 		{"last millisecond of the range", same, ev("ts", "2026-11-20T23:59:59.999999Z"), "processed"},
-		{"end of the range", same, ev("ts", "2026-11-21T00:00:00Z"), "filtered:out_of_range"},
-		{"before the range", same, ev("ts", "2026-11-19T23:59:59.999Z"), "filtered:out_of_range"},
+		{"end of the range: the next day's", same, ev("ts", "2026-11-21T00:00:00Z"), "context"},
+		{"before the range: the day before's", same, ev("ts", "2026-11-19T23:59:59.999Z"), "context"},
 		{"offset into the range", same, ev("ts", "2026-11-21T01:00:00+02:00"), "processed"},
-		{"offset out of the range", same, ev("ts", "2026-11-20T01:00:00+02:00"), "filtered:out_of_range"},
+		{"offset out of the range", same, ev("ts", "2026-11-20T01:00:00+02:00"), "context"},
+		{"two days after the partition", same, ev("ts", "2026-11-22T00:00:00Z"), "filtered:out_of_range"},
+		{"two days before the partition", same, ev("ts", "2026-11-18T23:59:59.999Z"), "filtered:out_of_range"},
+		{"offset: the UTC day counts", same, ev("ts", "2026-11-21T23:30:00-02:00"), "filtered:out_of_range"},
+		{"filters of another day's event are context", same, ev("ts", "2026-11-21T10:00:00Z", "user_agent", "bot"), "context"},
 
 		{"monitored country", countries, ev("country", "FR"), "processed"},
 		{"monitored country, lower-case", countries, ev("country", "fr"), "processed"},
@@ -223,7 +251,7 @@ func TestFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := compute(t, tt.cfg(baseConfig()), tt.line)
+			res := computeRecs(t, tt.cfg(baseConfig()), filed("2026-11-20", tt.line))
 			if got := outcome(res.Counts); got != tt.want {
 				t.Errorf("%q: %s, want %s", tt.line, got, tt.want)
 			}
@@ -375,6 +403,11 @@ func TestMinuteViews(t *testing.T) {
 	}
 }
 
+// lookahead returns a config change that sets Config.Lookahead.
+func lookahead(d time.Duration) func(reference.Config) reference.Config {
+	return func(c reference.Config) reference.Config { c.Lookahead = d; return c }
+}
+
 func TestSessions(t *testing.T) {
 	const h = time.Hour
 	sessions := func(n, events, dur int64) map[string]int64 {
@@ -429,14 +462,46 @@ func TestSessions(t *testing.T) {
 			ev("event_id", "1", "ts", "2026-11-20T10:40:00Z"),
 			ev("event_id", "3", "ts", "2026-11-20T10:45:00Z"),
 		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T10:00:00Z", h, sessions(2, 2, 0))}},
-		{"cut at the start of the range", nil, []string{
+		{"a session from the day before is that day's", nil, []string{
 			ev("event_id", "1", "ts", "2026-11-19T23:50:00Z"),
 			ev("event_id", "2", "ts", "2026-11-20T00:10:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T00:00:00Z", h, sessions(1, 1, 0))}},
-		{"cut at the end of the range", nil, []string{
+		}, nil},
+		{"a session across the end of the range counts whole", nil, []string{
 			ev("event_id", "1", "ts", "2026-11-20T23:50:00Z"),
 			ev("event_id", "2", "ts", "2026-11-21T00:10:00Z"),
+			ev("event_id", "3", "ts", "2026-11-21T00:40:00Z"),
+		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 3, 3000))}},
+		{"a session after the range is the next day's", nil, []string{
+			ev("event_id", "1", "ts", "2026-11-20T23:20:00Z"),
+			ev("event_id", "2", "ts", "2026-11-21T00:00:00Z"),
+			ev("event_id", "3", "ts", "2026-11-21T00:20:00Z"),
 		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 1, 0))}},
+		{"a session starting at the end of the range is the next day's", nil, []string{
+			ev("event_id", "1", "ts", "2026-11-20T23:29:59.999Z"),
+			ev("event_id", "2", "ts", "2026-11-21T00:00:00Z"),
+		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 1, 0))}},
+		{"a context duplicate is not in sessions", nil, []string{
+			ev("event_id", "1", "ts", "2026-11-20T23:50:00Z"),
+			ev("event_id", "1", "ts", "2026-11-21T00:10:00Z"),
+		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 1, 0))}},
+		{"no horizon: the session runs on", nil, []string{
+			ev("event_id", "1", "ts", "2026-11-20T23:50:00Z"),
+			ev("event_id", "2", "ts", "2026-11-21T00:15:00Z"),
+			ev("event_id", "3", "ts", "2026-11-21T00:40:00Z"),
+			ev("event_id", "4", "ts", "2026-11-21T01:05:00Z"),
+		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 4, 4500))}},
+		{"events at or after the horizon are left out", lookahead(40 * time.Minute), []string{
+			ev("event_id", "1", "ts", "2026-11-20T23:50:00Z"),
+			ev("event_id", "2", "ts", "2026-11-21T00:15:00Z"),
+			ev("event_id", "3", "ts", "2026-11-21T00:39:59.999Z"),
+			ev("event_id", "4", "ts", "2026-11-21T00:40:00Z"),
+			ev("event_id", "5", "ts", "2026-11-21T01:05:00Z"),
+		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 3, 2999))}},
+		{"the horizon does not touch the run's own day", lookahead(time.Millisecond), []string{
+			ev("event_id", "1", "ts", "2026-11-20T23:59:59.999Z"),
+			ev("event_id", "2", "ts", "2026-11-21T00:00:00Z"),
+			ev("event_id", "3", "ts", "2026-11-21T00:00:00.001Z"),
+		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 2, 0))}},
 		{"across midnight within the range", func(c reference.Config) reference.Config { c.To = c.To.AddDate(0, 0, 1); return c }, []string{
 			ev("event_id", "1", "ts", "2026-11-20T23:59:59.999Z"),
 			ev("event_id", "2", "ts", "2026-11-21T00:00:00.000Z"),
@@ -472,22 +537,25 @@ func TestMidnightBoundary(t *testing.T) {
 	if diff := cmp.Diff(want, rowsOf(res.Rows, views.PageViews)); diff != "" {
 		t.Errorf("page_views (-want +got):\n%s", diff)
 	}
-	if got := res.Counts.Filtered["out_of_range"]; got != 1 {
-		t.Errorf("out_of_range = %d, want 1", got)
+	if got := res.Counts.Context; got != 1 {
+		t.Errorf("context = %d, want 1 (the event of the day after the range)", got)
 	}
 }
 
 func TestCounts(t *testing.T) {
 	cfg := baseConfig()
 	cfg.BlockedUsers = []string{"u-bad"}
-	res := compute(t, cfg,
+	recs := bare(
 		ev("event_id", "1"), ev("event_id", "1"), ev("event_id", "2"),
 		ev("event_id", "3", "user_agent", "spider"), ev("event_id", "4", "user_id", "u-bad"),
 		ev("event_id", "5", "ts", "2026-11-21T00:00:00Z"),
 		"", "{}", ev("type", "x"), ev("ts", "x"), ev("url", ""),
 	)
+	recs = append(recs, filed("2026-11-20", ev("event_id", "6", "ts", "2026-11-22T12:00:00Z"))...)
+	recs = append(recs, filed("2026-11-21", "{}", ev("event_id", "7", "ts", "2026-11-20T23:00:00Z"))...)
+	res := computeRecs(t, cfg, recs)
 	want := reference.Counts{
-		Read: 11, Processed: 2, Duplicates: 1,
+		Read: 12, Processed: 3, Duplicates: 1, Context: 2,
 		Filtered:     map[string]int64{"bot": 1, "blocked_user": 1, "out_of_range": 1},
 		DeadLettered: map[string]int64{"invalid_json": 1, "missing_field": 2, "unknown_type": 1, "bad_timestamp": 1},
 	}

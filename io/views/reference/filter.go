@@ -3,23 +3,17 @@ package reference
 import (
 	"sort"
 	"strings"
-	"time"
 )
 
-// filters holds the early filters of one run, ready to match.
+// filters holds the filters of one run that follow ownership, ready to match.
 type filters struct {
-	from, end   time.Time // the event-time range [from, end)
 	countries   map[string]bool
 	botPatterns []string // lower-case, non-empty
 	blocked     map[string]bool
 }
 
 func newFilters(cfg Config) *filters {
-	f := &filters{
-		from:    cfg.From.UTC(),
-		end:     cfg.To.UTC().AddDate(0, 0, 1),
-		blocked: make(map[string]bool, len(cfg.BlockedUsers)),
-	}
+	f := &filters{blocked: make(map[string]bool, len(cfg.BlockedUsers))}
 	if len(cfg.Countries) > 0 {
 		f.countries = make(map[string]bool, len(cfg.Countries))
 		for _, c := range cfg.Countries {
@@ -38,10 +32,9 @@ func newFilters(cfg Config) *filters {
 }
 
 // match returns the name of the first filter that ev matches, or "" when it passes them all.
+// (The "out_of_range" filter comes before these and depends on the record's partition: see
+// Compute.)
 func (f *filters) match(ev *event) string {
-	if ev.time.Before(f.from) || !ev.time.Before(f.end) {
-		return filterOutOfRange
-	}
 	if f.countries != nil && !f.countries[ev.country] {
 		return filterCountry
 	}

@@ -73,7 +73,8 @@ func TestGolden(t *testing.T) {
 }
 
 // formatCounts formats counts as counts.txt: a comment on the run, the conservation line that
-// the batch job prints, then one line per filter and dead-letter reason.
+// the batch job prints, then one line per filter and dead-letter reason, then the records read
+// as context (not part of read).
 func formatCounts(cfg reference.Config, c reference.Counts) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# reference.Compute over testdata/lake, days %s..%s (UTC, inclusive),\n",
@@ -88,6 +89,7 @@ func formatCounts(cfg reference.Config, c reference.Counts) string {
 	for _, name := range sortedKeys(c.DeadLettered) {
 		fmt.Fprintf(&b, "dead_lettered %s %d\n", name, c.DeadLettered[name])
 	}
+	fmt.Fprintf(&b, "context %d\n", c.Context)
 	return b.String()
 }
 

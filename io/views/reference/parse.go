@@ -15,15 +15,18 @@ type event struct {
 	time time.Time
 	// raw is the record's bytes, for the dedupe tie-break.
 	raw []byte
+	// owned says whether the run owns the event (its event-time day is one of the run's days).
+	owned bool
+	// kept says whether dedupe keeps the event; set by dedupe.
+	kept bool
 }
 
-// before reports whether e wins over o in dedupe: the earlier event time, ties to the smaller
-// raw bytes.
-func (e *event) before(o *event) bool {
-	if !e.time.Equal(o.time) {
-		return e.time.Before(o.time)
+// compare orders the copies of an event_id for dedupe: by event time, ties by raw bytes.
+func (e *event) compare(o *event) int {
+	if c := e.time.Compare(o.time); c != 0 {
+		return c
 	}
-	return bytes.Compare(e.raw, o.raw) < 0
+	return bytes.Compare(e.raw, o.raw)
 }
 
 // parse parses and normalises one record, or returns the reason it is dead-lettered.

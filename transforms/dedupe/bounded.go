@@ -1,0 +1,130 @@
+package dedupe
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/transforms/scope"
+)
+
+func init() {
+	register.DoFn2x0[event.Event, func(int, event.Batch)](&bucketFn{})
+	register.DoFn4x0[context.Context, int, func(*event.Batch) bool, func(event.Event)](&pickBucketFn{})
+	register.Emitter2[int, event.Batch]()
+	register.Iter1[event.Batch]()
+	register.Emitter1[event.Event]()
+}
+
+// ByID is the batch form of dedupe, over a bounded input in the global window. Of the copies of
+// an ID, ordered by Less, a copy is kept when it is the first or when the copy before it is more
+// than ttl earlier in event time; every other copy is a duplicate. So the best copy is always
+// kept, copies within ttl of a better one never are, and each copy is decided by the copies
+// within ttl before it: a run that reads ttl of event time before its own days decides them
+// exactly as a run over all the data (package scope).
+//
+// Only copies whose event time is in owned are counted ("processed" or "duplicates"); the
+// others are context of a batch run. It takes a PCollection<event.Event> and returns the kept
+// copies, owned or not; the output leaves the grouping at the end of the global window, so
+// nothing after it may depend on element timestamps.
+func ByID(s beam.Scope, ttl time.Duration, owned scope.Range, events beam.PCollection) beam.PCollection {
+	s = s.Scope("dedupe.ByID")
+	if events.WindowingStrategy().Fn.Kind != window.GlobalWindows {
+		panic("dedupe.ByID needs a bounded input in the global window; use Stateful in streaming")
+	}
+	if ttl < time.Millisecond {
+		panic("dedupe.ByID: ttl must be at least 1ms")
+	}
+	grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketFn{}, events))
+	return beam.ParDo(s, &pickBucketFn{TTL: ttl, Owned: owned}, grouped)
+}
+
+// buckets is how many groups ByID spreads IDs over. Events travel in batches per bucket (one
+// element per bucket and bundle): Prism's cost is per element.
+const buckets = 256
+
+// bucketFn collects the events of a bundle into one batch per bucket of their ID.
+type bucketFn struct {
+	batches map[int]*event.Batch
+}
+
+func (f *bucketFn) StartBundle(_ func(int, event.Batch)) {
+	f.batches = map[int]*event.Batch{}
+}
+
+func (f *bucketFn) ProcessElement(e event.Event, _ func(int, event.Batch)) {
+	addToBucket(f.batches, bucketOf(e.ID, buckets), e)
+}
+
+func (f *bucketFn) FinishBundle(emit func(int, event.Batch)) {
+	for k, b := range f.batches {
+		emit(k, *b)
+	}
+	f.batches = nil
+}
+
+// pickBucketFn decides the copies of each ID of a bucket and counts the owned ones.
+type pickBucketFn struct {
+	TTL   time.Duration
+	Owned scope.Range
+
+	processed, duplicates beam.Counter
+}
+
+func (f *pickBucketFn) Setup() {
+	f.processed = beam.NewCounter("beamline", "processed")
+	f.duplicates = beam.NewCounter("beamline", "duplicates")
+}
+
+func (f *pickBucketFn) ProcessElement(ctx context.Context, _ int, batches func(*event.Batch) bool, emit func(event.Event)) {
+	copies := map[string][]event.Event{}
+	var b event.Batch
+	for batches(&b) {
+		for _, e := range b.Events {
+			copies[e.ID] = append(copies[e.ID], e)
+		}
+	}
+	var kept, dups int64
+	for _, cs := range copies {
+		for i, keep := range keepWithin(cs, f.TTL) {
+			owned := f.Owned.Contains(cs[i].Time)
+			switch {
+			case keep:
+				emit(cs[i])
+				if owned {
+					kept++
+				}
+			case owned:
+				dups++
+			}
+		}
+	}
+	f.processed.Inc(ctx, kept)
+	if dups > 0 {
+		f.duplicates.Inc(ctx, dups)
+	}
+}
+
+// keepWithin sorts the copies of one ID by Less and says which are kept: the first, and each
+// one whose predecessor is more than ttl earlier.
+func keepWithin(copies []event.Event, ttl time.Duration) []bool {
+	slices.SortFunc(copies, func(a, b event.Event) int {
+		switch {
+		case Less(a, b):
+			return -1
+		case Less(b, a):
+			return 1
+		}
+		return 0
+	})
+	keep := make([]bool, len(copies))
+	for i := range copies {
+		keep[i] = i == 0 || copies[i].Time.Sub(copies[i-1].Time) > ttl
+	}
+	return keep
+}
