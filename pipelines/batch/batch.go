@@ -21,13 +21,13 @@ import (
 	"github.com/beamline/beamline/io/store/storeio"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/pipelines/graph"
+	"github.com/beamline/beamline/transforms/aggregate"
+	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
-	"github.com/beamline/beamline/transforms/aggregate"
-	"github.com/beamline/beamline/transforms/dedupe"
-	"github.com/beamline/beamline/transforms/score"
 	"github.com/beamline/beamline/transforms/scope"
+	"github.com/beamline/beamline/transforms/score"
 )
 
 // Config is one backfill: which days of which lake, and where the results go.
@@ -118,16 +118,8 @@ func (c Config) filter() filter.Config {
 // session gap before its days (a session's start, and the copies that decide its events) and
 // the lookahead after them.
 func (c Config) scope() scope.Config {
-	owned := scope.Days(c.From, c.To)
 	before := orDefault(c.DedupeTTL, dedupe.DefaultTTL) + aggregate.SessionGap
-	return scope.Config{Owned: owned, Context: scope.Range{From: owned.From.Add(-before), To: owned.To.Add(orDefault(c.Lookahead, DefaultLookahead))}}
-}
-
-// partitions returns the first and last lake partition (day) that may hold a record of the
-// run's context: a record is at most scope.Reach from its partition.
-func (c Config) partitions() (first, last time.Time) {
-	ctx := c.scope().Context
-	return ctx.From.Add(-scope.Reach).Truncate(scope.Day), ctx.To.Add(-time.Millisecond + scope.Reach).Truncate(scope.Day)
+	return scope.ForDays(c.From, c.To, before, orDefault(c.Lookahead, DefaultLookahead))
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -221,7 +213,7 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.checkClosed(ctx, st); err != nil {
 		return Report{}, err
 	}
-	first, last := cfg.partitions()
+	first, last := cfg.scope().Partitions()
 	parts, err := lake.List(ctx, cfg.Lake, first, last)
 	if err != nil {
 		return Report{}, err

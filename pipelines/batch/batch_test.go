@@ -55,7 +55,7 @@ func sampleConfig(t *testing.T) Config {
 // expected computes the views and counts of cfg with the independent plain-Go reference.
 func expected(t *testing.T, cfg Config) reference.Result {
 	t.Helper()
-	first, last := cfg.partitions()
+	first, last := cfg.scope().Partitions()
 	recs, err := reference.ReadLake(cfg.Lake, first, last)
 	if err != nil {
 		t.Fatal(err)

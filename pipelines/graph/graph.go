@@ -17,8 +17,8 @@ import (
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/parse"
-	"github.com/beamline/beamline/transforms/score"
 	"github.com/beamline/beamline/transforms/scope"
+	"github.com/beamline/beamline/transforms/score"
 )
 
 // Config configures the shared chain.

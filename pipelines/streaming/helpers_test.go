@@ -23,9 +23,12 @@ import (
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/io/views/reference"
 	"github.com/beamline/beamline/pipelines/graph"
+	"github.com/beamline/beamline/transforms/aggregate"
+	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
+	"github.com/beamline/beamline/transforms/scope"
 )
 
 func TestMain(m *testing.M) {
@@ -109,38 +112,42 @@ func expected(t *testing.T, cfg Config, from, to time.Time) reference.Result {
 }
 
 // backfill runs the batch job's graph (graph.Batch, as pipelines/batch builds it) over the
-// archive's days from..to into the store's batch layer, and publishes the run.
+// archive into the store's batch layer, one run per day of from..to as the nightly schedule
+// does, each reading its neighbouring days as context, and publishes each run.
 func backfill(t *testing.T, cfg Config, from, to time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	parts, err := lake.List(ctx, cfg.Archive, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	var days []time.Time
-	for _, p := range parts {
-		files, days = append(files, p.Files...), append(days, p.Day)
-	}
 	prefixes, err := enrich.ReadCSV(ctx, cfg.Reference)
 	if err != nil {
 		t.Fatal(err)
-	}
-	const run = "run-backfill"
-	p, s := beam.NewPipelineWithRoot()
-	f := filter.Config{From: from, To: to.AddDate(0, 0, 1), BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked}
-	out := graph.Batch(s, graph.Config{Filter: f, Prefixes: prefixes}, lake.Read(s, cfg.Archive, files))
-	storeio.WriteBatch(s, cfg.Store, run, out.Rows)
-	if err := ptest.Run(p); err != nil {
-		t.Fatalf("backfill of the archive: %v", err)
 	}
 	st, err := store.Open(ctx, cfg.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Publish(ctx, run, days); err != nil {
-		t.Fatal(err)
+	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
+		sc := scope.ForDays(day, day, dedupe.DefaultTTL+aggregate.SessionGap, 6*time.Hour)
+		first, last := sc.Partitions()
+		parts, err := lake.List(ctx, cfg.Archive, first, last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var files []string
+		for _, p := range parts {
+			files = append(files, p.Files...)
+		}
+		run := "run-backfill-" + day.Format(time.DateOnly)
+		p, s := beam.NewPipelineWithRoot()
+		f := filter.Config{BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked}
+		out := graph.Batch(s, graph.BatchConfig{Config: graph.Config{Filter: f, Prefixes: prefixes}, Scope: sc}, lake.Read(s, cfg.Archive, files))
+		storeio.WriteBatch(s, cfg.Store, run, out.Rows)
+		if err := ptest.Run(p); err != nil {
+			t.Fatalf("backfill of the archive's day %s: %v", day.Format(time.DateOnly), err)
+		}
+		if err := st.Publish(ctx, run, []time.Time{day}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

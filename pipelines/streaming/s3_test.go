@@ -16,11 +16,13 @@ import (
 // letters on S3 (an in-process S3 server, through Beam's S3 filesystem). The archive on S3
 // holds every record read, partitioned as the batch job reads it; the speed views equal the
 // independent reference computed from a local copy of that archive; the batch job's graph
-// backfilled straight from s3:// gives the same rows; every garbage record is a dead letter
+// backfilled straight from s3://, one run per day, gives the same rows (sessions that cross
+// midnight included: each is counted whole by the run of its first day); every garbage record is a dead letter
 // on S3; and the warm restart's listing of the archive's tail works on S3.
 func TestArchiveToS3(t *testing.T) {
 	srv := laketest.StartS3(t, "bucket")
-	start := time.Date(2026, 11, 20, 23, 30, 0, 0, time.UTC) // the stream crosses midnight
+	// ~17 minutes of event time that cross midnight: every user's session crosses it.
+	start := time.Date(2026, 11, 20, 23, 50, 0, 0, time.UTC)
 	const records = 6000
 	src := fmt.Sprintf("generator://?rate=3000&speedup=500&count=%d&seed=23&dup=0.03&late=0.05&bad=0.02&bots=0.02&users=200&max_late=3m&start=%s",
 		records, start.Format(time.RFC3339))

@@ -75,7 +75,9 @@ func TestByID(t *testing.T) {
 		{name: "time ties go to the smallest raw record", in: []event.Event{ev("a", 0, "b"), ev("a", 0, "a"), ev("a", 0, "c")}, want: []event.Event{ev("a", 0, "a")}, duplicates: 2},
 	}
 	forms := map[string]func(beam.Scope, beam.PCollection) beam.PCollection{
-		"ByID":     func(s beam.Scope, events beam.PCollection) beam.PCollection { return ByID(s, DefaultTTL, scope.Range{}, events) },
+		"ByID": func(s beam.Scope, events beam.PCollection) beam.PCollection {
+			return ByID(s, DefaultTTL, scope.Range{}, events)
+		},
 		"Stateful": func(s beam.Scope, events beam.PCollection) beam.PCollection { return Stateful(s, DefaultTTL, events) },
 	}
 	for _, tt := range tests {

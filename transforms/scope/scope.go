@@ -87,3 +87,16 @@ type Config struct {
 	// Owned). Events of other runs outside it are dropped as soon as they are parsed.
 	Context Range
 }
+
+// ForDays returns the Config of a run over the days first..last (midnight UTC, last
+// inclusive) that needs before of event time ahead of its days and after past them.
+func ForDays(first, last time.Time, before, after time.Duration) Config {
+	owned := Days(first, last)
+	return Config{Owned: owned, Context: Range{From: owned.From.Add(-before), To: owned.To.Add(after)}}
+}
+
+// Partitions returns the first and last lake partition (day) that may hold a record the run
+// needs: its context, and the records it owns, are at most Reach from their partitions.
+func (c Config) Partitions() (first, last time.Time) {
+	return dayOf(c.Context.From.Add(-Reach)), dayOf(c.Context.To.Add(Reach - time.Millisecond))
+}
