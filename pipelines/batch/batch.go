@@ -118,8 +118,7 @@ func (c Config) filter() filter.Config {
 // session gap before its days (a session's start, and the copies that decide its events) and
 // the lookahead after them.
 func (c Config) scope() scope.Config {
-	before := orDefault(c.DedupeTTL, dedupe.DefaultTTL) + aggregate.SessionGap
-	return scope.ForDays(c.From, c.To, before, orDefault(c.Lookahead, DefaultLookahead))
+	return scope.ForDays(c.From, c.To, orDefault(c.DedupeTTL, dedupe.DefaultTTL), aggregate.SessionGap, orDefault(c.Lookahead, DefaultLookahead))
 }
 
 func orDefault(d, def time.Duration) time.Duration {

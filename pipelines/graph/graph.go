@@ -59,7 +59,7 @@ func Batch(s beam.Scope, cfg BatchConfig, raws beam.PCollection) Output {
 	events, dead := parse.Scoped(s, cfg.Scope, raws)
 	f := cfg.Filter
 	f.Owned = owned
-	kept := dedupe.ByID(s, ttlOrDefault(cfg.DedupeTTL), owned, filter.Apply(s, f, events))
+	kept := dedupe.ByID(s, ttlOrDefault(cfg.DedupeTTL), cfg.Scope, filter.Apply(s, f, events))
 	mine, context := scope.Split(s, owned, kept)
 	prefixes := beam.CreateList(s, nonNil(cfg.Prefixes))
 	enriched := enrich.Categories(s, prefixes, mine)

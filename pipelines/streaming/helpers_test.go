@@ -127,7 +127,7 @@ func backfill(t *testing.T, cfg Config, from, to time.Time) {
 	}
 	defer st.Close()
 	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
-		sc := scope.ForDays(day, day, dedupe.DefaultTTL+aggregate.SessionGap, 6*time.Hour)
+		sc := scope.ForDays(day, day, dedupe.DefaultTTL, aggregate.SessionGap, 6*time.Hour)
 		first, last := sc.Partitions()
 		parts, err := lake.List(ctx, cfg.Archive, first, last)
 		if err != nil {

@@ -28,11 +28,13 @@ func init() {
 // within ttl before it: a run that reads ttl of event time before its own days decides them
 // exactly as a run over all the data (package scope).
 //
-// Only copies whose event time is in owned are counted ("processed" or "duplicates"); the
-// others are context of a batch run. It takes a PCollection<event.Event> and returns the kept
-// copies, owned or not; the output leaves the grouping at the end of the global window, so
-// nothing after it may depend on element timestamps.
-func ByID(s beam.Scope, ttl time.Duration, owned scope.Range, events beam.PCollection) beam.PCollection {
+// Only copies whose event time is in sc.Owned are counted ("processed" or "duplicates"); the
+// others are context of a batch run. Copies before sc.DecideOnly only decide later copies:
+// they travel as their ID and event time alone and are not emitted. It takes a
+// PCollection<event.Event> and returns the kept copies, owned or not; the output leaves the
+// grouping at the end of the global window, so nothing after it may depend on element
+// timestamps.
+func ByID(s beam.Scope, ttl time.Duration, sc scope.Config, events beam.PCollection) beam.PCollection {
 	s = s.Scope("dedupe.ByID")
 	if events.WindowingStrategy().Fn.Kind != window.GlobalWindows {
 		panic("dedupe.ByID needs a bounded input in the global window; use Stateful in streaming")
@@ -40,16 +42,19 @@ func ByID(s beam.Scope, ttl time.Duration, owned scope.Range, events beam.PColle
 	if ttl < time.Millisecond {
 		panic("dedupe.ByID: ttl must be at least 1ms")
 	}
-	grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketFn{}, events))
-	return beam.ParDo(s, &pickBucketFn{TTL: ttl, Owned: owned}, grouped)
+	grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketFn{DecideOnly: sc.DecideOnly}, events))
+	return beam.ParDo(s, &pickBucketFn{TTL: ttl, Owned: sc.Owned, DecideOnly: sc.DecideOnly}, grouped)
 }
 
 // buckets is how many groups ByID spreads IDs over. Events travel in batches per bucket (one
 // element per bucket and bundle): Prism's cost is per element.
 const buckets = 256
 
-// bucketFn collects the events of a bundle into one batch per bucket of their ID.
+// bucketFn collects the events of a bundle into one batch per bucket of their ID, those before
+// DecideOnly reduced to their ID and event time.
 type bucketFn struct {
+	DecideOnly time.Time
+
 	batches map[int]*event.Batch
 }
 
@@ -58,6 +63,9 @@ func (f *bucketFn) StartBundle(_ func(int, event.Batch)) {
 }
 
 func (f *bucketFn) ProcessElement(e event.Event, _ func(int, event.Batch)) {
+	if e.Time.Before(f.DecideOnly) {
+		e = event.Event{ID: e.ID, Time: e.Time}
+	}
 	addToBucket(f.batches, bucketOf(e.ID, buckets), e)
 }
 
@@ -70,8 +78,9 @@ func (f *bucketFn) FinishBundle(emit func(int, event.Batch)) {
 
 // pickBucketFn decides the copies of each ID of a bucket and counts the owned ones.
 type pickBucketFn struct {
-	TTL   time.Duration
-	Owned scope.Range
+	TTL        time.Duration
+	Owned      scope.Range
+	DecideOnly time.Time
 
 	processed, duplicates beam.Counter
 }
@@ -95,7 +104,9 @@ func (f *pickBucketFn) ProcessElement(ctx context.Context, _ int, batches func(*
 			owned := f.Owned.Contains(cs[i].Time)
 			switch {
 			case keep:
-				emit(cs[i])
+				if !cs[i].Time.Before(f.DecideOnly) {
+					emit(cs[i])
+				}
 				if owned {
 					kept++
 				}

@@ -16,7 +16,8 @@ import (
 func TestMain(m *testing.M) { ptest.Main(m) }
 
 // TestByIDWithinTTL checks the batch rule: a copy is decided by the copies within the TTL before
-// it, and only copies in the owned range are counted.
+// it, only copies in the owned range are counted, and copies before DecideOnly (30 minutes
+// before the day) decide later copies but are not emitted.
 func TestByIDWithinTTL(t *testing.T) {
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	ev := func(id string, at time.Duration, raw string) event.Event {
@@ -32,18 +33,20 @@ func TestByIDWithinTTL(t *testing.T) {
 		{name: "a copy 23h after its predecessor is a duplicate",
 			in: []event.Event{ev("a", 0, "x"), ev("a", 23*time.Hour, "y")}, want: []event.Event{ev("a", 0, "x")}, processed: 1, dups: 1},
 		{name: "a copy more than the TTL after its predecessor passes again",
-			in: []event.Event{ev("a", -2*time.Hour, "x"), ev("a", 22*time.Hour+time.Millisecond, "y")}, want: []event.Event{ev("a", -2*time.Hour, "x"), ev("a", 22*time.Hour+time.Millisecond, "y")}, processed: 1},
+			in: []event.Event{ev("a", -2*time.Hour, "x"), ev("a", 22*time.Hour+time.Millisecond, "y")}, want: []event.Event{ev("a", 22*time.Hour+time.Millisecond, "y")}, processed: 1},
 		{name: "a chain of copies within the TTL of each other keeps only the first",
-			in: []event.Event{ev("a", -20*time.Hour, "x"), ev("a", -time.Hour, "y"), ev("a", 10*time.Hour, "z")}, want: []event.Event{ev("a", -20*time.Hour, "x")}, dups: 1},
+			in: []event.Event{ev("a", -20*time.Hour, "x"), ev("a", -time.Hour, "y"), ev("a", 10*time.Hour, "z")}, want: []event.Event{}, dups: 1},
 		{name: "a copy on the day before decides one on the day, and only the day's is counted",
-			in: []event.Event{ev("a", time.Hour, "x"), ev("a", -time.Hour, "y")}, want: []event.Event{ev("a", -time.Hour, "y")}, dups: 1},
+			in: []event.Event{ev("a", time.Hour, "x"), ev("a", -time.Hour, "y")}, want: []event.Event{}, dups: 1},
+		{name: "a copy in the session gap before the day is emitted for sessions",
+			in: []event.Event{ev("a", time.Hour, "x"), ev("a", -10*time.Minute, "y")}, want: []event.Event{ev("a", -10*time.Minute, "y")}, dups: 1},
 		{name: "context copies after the day are emitted but not counted",
 			in: []event.Event{ev("b", 25*time.Hour, "x"), ev("c", time.Hour, "y")}, want: []event.Event{ev("b", 25*time.Hour, "x"), ev("c", time.Hour, "y")}, processed: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, s := beam.NewPipelineWithRoot()
-			beamtest.Equal(s, ByID(s, DefaultTTL, owned, beamtest.Events(s, tt.in)), tt.want)
+			beamtest.Equal(s, ByID(s, DefaultTTL, scope.Config{Owned: owned, DecideOnly: day.Add(-30 * time.Minute)}, beamtest.Events(s, tt.in)), tt.want)
 			res, err := ptest.RunWithMetrics(p)
 			if err != nil {
 				t.Fatal(err)
@@ -76,7 +79,7 @@ func TestByID(t *testing.T) {
 	}
 	forms := map[string]func(beam.Scope, beam.PCollection) beam.PCollection{
 		"ByID": func(s beam.Scope, events beam.PCollection) beam.PCollection {
-			return ByID(s, DefaultTTL, scope.Range{}, events)
+			return ByID(s, DefaultTTL, scope.Config{}, events)
 		},
 		"Stateful": func(s beam.Scope, events beam.PCollection) beam.PCollection { return Stateful(s, DefaultTTL, events) },
 	}

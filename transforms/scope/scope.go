@@ -86,13 +86,20 @@ type Config struct {
 	// Context is the event-time range of the events the run needs, owned or not (it contains
 	// Owned). Events of other runs outside it are dropped as soon as they are parsed.
 	Context Range
+	// DecideOnly ends the context events that are needed only to decide later copies of their
+	// IDs (dedupe: their ID and event time), not by the views: those before it. Zero: none.
+	DecideOnly time.Time
 }
 
 // ForDays returns the Config of a run over the days first..last (midnight UTC, last
-// inclusive) that needs before of event time ahead of its days and after past them.
-func ForDays(first, last time.Time, before, after time.Duration) Config {
+// inclusive) that dedupes within ttl, splits sessions at gaps longer than gap and follows
+// sessions for lookahead past its days. It needs the gap before its days (whether a session
+// starts in them), ttl before that (the copies that decide those events' IDs) and lookahead
+// after its days.
+func ForDays(first, last time.Time, ttl, gap, lookahead time.Duration) Config {
 	owned := Days(first, last)
-	return Config{Owned: owned, Context: Range{From: owned.From.Add(-before), To: owned.To.Add(after)}}
+	sessions := owned.From.Add(-gap)
+	return Config{Owned: owned, Context: Range{From: sessions.Add(-ttl), To: owned.To.Add(lookahead)}, DecideOnly: sessions}
 }
 
 // Partitions returns the first and last lake partition (day) that may hold a record the run
