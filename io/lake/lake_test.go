@@ -189,3 +189,20 @@ func TestListGCS(t *testing.T) {
 		}
 	}
 }
+
+func TestPartitionOf(t *testing.T) {
+	for source, want := range map[string]string{
+		"raw/dt=2026-11-20/hr=13/a.jsonl:42":               "2026-11-20",
+		"s3://b/lake/raw/dt=2026-11-21/hr=00/x.jsonl.gz":   "2026-11-21",
+		"raw/dt=2026-11-31/hr=13/a.jsonl:1":                "",
+		"notraw/dt=2026-11-20/hr=13/a.jsonl:1":             "",
+		"sub/sample:3":                                     "",
+		"raw/dt=2026-11":                                   "",
+		"lake/raw/dt=2026-11-20/hr=13/raw/dt=2026-11-19:1": "2026-11-19",
+	} {
+		got, ok := lake.PartitionOf(source)
+		if (want == "") == ok || (ok && got.Format(time.DateOnly) != want) {
+			t.Errorf("PartitionOf(%q) = %s, %v; want %q", source, got, ok, want)
+		}
+	}
+}

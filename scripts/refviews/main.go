@@ -21,14 +21,17 @@ func main() {
 	from := flag.String("from", "", "first day, YYYY-MM-DD")
 	to := flag.String("to", "", "last day, inclusive, YYYY-MM-DD")
 	categories := flag.String("reference", "", "url_prefix,category CSV (optional)")
+	lookahead := flag.Duration("lookahead", 6*time.Hour, "how far past --to sessions are followed, as the batch job's --lookahead")
 	flag.Parse()
-	if err := run(*lake, *from, *to, *categories); err != nil {
+	if err := run(*lake, *from, *to, *categories, *lookahead); err != nil {
 		fmt.Fprintln(os.Stderr, "refviews:", err)
 		os.Exit(1)
 	}
 }
 
-func run(lake, from, to, categories string) error {
+// run computes the views of the days from..to, reading the lake's partitions from three days
+// before to three days after them: the context a batch run reads (see package scope).
+func run(lake, from, to, categories string, lookahead time.Duration) error {
 	if lake == "" {
 		return fmt.Errorf("--lake is required")
 	}
@@ -47,11 +50,11 @@ func run(lake, from, to, categories string) error {
 			return err
 		}
 	}
-	recs, err := reference.ReadLake(lake, f, t)
+	recs, err := reference.ReadLake(lake, f.AddDate(0, 0, -3), t.AddDate(0, 0, 3))
 	if err != nil {
 		return err
 	}
-	res := reference.Compute(reference.Config{From: f, To: t, Categories: cats, BotPatterns: reference.DefaultBotPatterns}, recs)
+	res := reference.Compute(reference.Config{From: f, To: t, Lookahead: lookahead, Categories: cats, BotPatterns: reference.DefaultBotPatterns}, recs)
 	elapsed := time.Since(start)
 	c := res.Counts
 	fmt.Printf("read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d\n", c.Read, c.Processed, total(c.Filtered), c.Duplicates, total(c.DeadLettered))
@@ -64,6 +67,7 @@ func run(lake, from, to, categories string) error {
 		parts = append(parts, fmt.Sprintf("%s=%d", v, n))
 	}
 	fmt.Printf("rows %s\n", strings.Join(parts, " "))
+	fmt.Printf("context %d\n", c.Context)
 	fmt.Printf("reference: %d records in %s (%.0f events/s)\n", c.Read, elapsed.Round(time.Millisecond), float64(c.Read)/elapsed.Seconds())
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {

@@ -95,3 +95,40 @@ func TestViews(t *testing.T) {
 		})
 	}
 }
+
+// TestViewsOwnedDays aggregates a one-day run with context on both sides: the minute views
+// count only the day's events, a session that started the day before is left to that day's
+// run, one that crosses into the next day is counted whole, and one that reaches the run's
+// horizon is counted in sessions_at_horizon.
+func TestViewsOwnedDays(t *testing.T) {
+	day := t0.Truncate(24 * time.Hour)
+	next := day.AddDate(0, 0, 1)
+	at := func(id, user string, when time.Time) event.Event {
+		return event.Event{ID: id, Type: "post", UserID: user, Country: "DE", Category: "x", Time: when}
+	}
+	events := []event.Event{
+		at("a1", "ann", day.Add(-20*time.Minute)), // context: ann's session starts the day before
+		at("a2", "ann", day.Add(5*time.Minute)),
+		at("b1", "bob", next.Add(-10*time.Minute)), // bob's session crosses midnight: 20 minutes
+		at("b2", "bob", next.Add(10*time.Minute)),  // context, counted in bob's session only
+		at("c1", "cid", next.Add(20*time.Minute)),  // context: a session of the next day
+	}
+	post := func(start time.Time) []views.Row {
+		return []views.Row{
+			row(views.CountryActivity, "DE", start, time.Minute, map[string]int64{"events": 1, "pageviews": 0, "clicks": 0, "posts": 1, "flagged": 0}),
+			row(views.CategoryActivity, "x", start, time.Minute, map[string]int64{"events": 1, "flagged": 0}),
+		}
+	}
+	want := append(post(day.Add(5*time.Minute)), post(next.Add(-10*time.Minute))...)
+	want = append(want, row(views.Sessions, "DE", next.Add(-time.Hour), time.Hour, map[string]int64{"sessions": 1, "events": 2, "duration_s": 1200}))
+	cfg := scope.Config{Owned: scope.Days(day, day), Context: scope.Range{From: day.Add(-time.Hour), To: next.Add(30 * time.Minute)}}
+	p, s := beam.NewPipelineWithRoot()
+	beamtest.Equal(s, Views(s, views.Batch, cfg, beamtest.Events(s, events)), want)
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := beamtest.Counters(res, "beamline")["sessions_at_horizon"]; got != 1 {
+		t.Errorf("sessions_at_horizon = %d, want 1 (bob's last event is within the gap of the horizon)", got)
+	}
+}
