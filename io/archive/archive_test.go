@@ -118,7 +118,7 @@ func TestWriteArchivesByEventHourAndAcks(t *testing.T) {
 		t.Errorf("tail from 11:30 lists %d files, want those of hours 11, 12 and the next day's 11: %v", len(tail), tail)
 	}
 	p, s = beam.NewPipelineWithRoot()
-	replayed := beam.ParDo(s, rawBytes, Replay(s, dir, tail, t0.Add(time.Hour)))
+	replayed := beam.ParDo(s, rawBytes, Replay(s, dir, tail, t0.Add(time.Hour), 0))
 	passert.Equals(s, replayed, toAny(lines[2:])...)
 	if err := ptest.Run(p); err != nil {
 		t.Fatal(err)

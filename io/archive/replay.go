@@ -65,10 +65,11 @@ func partitionHour(path string) (time.Time, bool) {
 
 // Replay reads files (from Tail) back and returns a bounded PCollection<event.Raw>, each record
 // timestamped with its event time; a record without one (garbage) is stamped with from. The
-// records' sources are "path:line" relative to dir, as the batch job's.
-func Replay(s beam.Scope, dir string, files []string, from time.Time) beam.PCollection {
+// records' sources are "path:line" relative to dir, as the batch job's; records over
+// maxRecordBytes are cut as lake.Read cuts them.
+func Replay(s beam.Scope, dir string, files []string, from time.Time, maxRecordBytes int) beam.PCollection {
 	s = s.Scope("archive.Replay")
-	return beam.ParDo(s, &stampFn{FromMs: from.UnixMilli()}, lake.Read(s, dir, files))
+	return beam.ParDo(s, &stampFn{FromMs: from.UnixMilli()}, lake.Read(s, dir, files, maxRecordBytes))
 }
 
 // stampFn timestamps a record with its event time.

@@ -20,9 +20,11 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/lake/laketest"
+	"github.com/beamline/beamline/transforms/event"
 )
 
 const sampleLake = "../../testdata/lake"
@@ -204,5 +206,32 @@ func TestPartitionOf(t *testing.T) {
 		if (want == "") == ok || (ok && got.Format(time.DateOnly) != want) {
 			t.Errorf("PartitionOf(%q) = %s, %v; want %q", source, got, ok, want)
 		}
+	}
+}
+
+// TestLinesCutsLongLines reads lines through a reader smaller than some of them: a line over the
+// limit comes out cut to the limit with its full size, the others whole, CR LF and a missing
+// final newline handled as for short lines.
+func TestLinesCutsLongLines(t *testing.T) {
+	long := strings.Repeat("x", 700<<10) // longer than the reader's 256 KiB buffer
+	in := "a\r\n" + long + "\r\n" + "\n" + long[:10] + "\r\n" + long + "y"
+	var got []event.Raw
+	n, err := lake.Lines(strings.NewReader(in), "f", 20, func(r event.Raw) { got = append(got, r) })
+	if err != nil || n != 5 {
+		t.Fatalf("Lines = %d, %v; want 5 records", n, err)
+	}
+	want := []event.Raw{
+		{Bytes: []byte("a"), Source: "f:1"},
+		{Bytes: []byte(long[:20]), Source: "f:2", Size: int64(len(long))},
+		{Bytes: []byte{}, Source: "f:3"},
+		{Bytes: []byte(long[:10]), Source: "f:4"},
+		{Bytes: []byte(long[:20]), Source: "f:5", Size: int64(len(long)) + 1},
+	}
+	if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("Lines (-want +got):\n%s", d)
+	}
+	got = nil
+	if _, err := lake.Lines(strings.NewReader(in), "f", 0, func(r event.Raw) { got = append(got, r) }); err != nil || len(got) != 5 || string(got[1].Bytes) != long || got[1].Size != 0 {
+		t.Errorf("with the default limit the long lines must come out whole: err %v, %d records", err, len(got))
 	}
 }

@@ -2,7 +2,6 @@ package lake
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -27,21 +26,23 @@ func init() {
 }
 
 // Read reads files (paths under root, as List returns them) and returns a
-// PCollection<event.Raw>, one record per line. Files are spread over workers.
-func Read(s beam.Scope, root string, files []string) beam.PCollection {
+// PCollection<event.Raw>, one record per line, lines over maxRecordBytes cut (see Lines). Files
+// are spread over workers.
+func Read(s beam.Scope, root string, files []string, maxRecordBytes int) beam.PCollection {
 	s = s.Scope("lake.Read")
 	if len(files) == 0 {
 		panic("lake.Read: no files to read")
 	}
 	paths := beam.Reshuffle(s, beam.CreateList(s, files))
-	return beam.ParDo(s, &readFn{Root: root, TotalFiles: len(files)}, paths)
+	return beam.ParDo(s, &readFn{Root: root, TotalFiles: len(files), MaxRecordBytes: maxRecordBytes}, paths)
 }
 
 // readFn reads one file and logs the progress of the whole read.
 type readFn struct {
-	Root       string
-	TotalFiles int
-	fs         filesystem.Interface
+	Root           string
+	TotalFiles     int
+	MaxRecordBytes int
+	fs             filesystem.Interface
 }
 
 func (f *readFn) Setup(ctx context.Context) error {
@@ -75,7 +76,7 @@ func (f *readFn) ProcessElement(ctx context.Context, path string, emit func(even
 		defer gz.Close()
 		r = gz
 	}
-	n, err := Lines(r, relative(f.Root, path), emit)
+	n, err := Lines(r, relative(f.Root, path), f.MaxRecordBytes, emit)
 	if err != nil {
 		return fmt.Errorf("lake read %s: %w", path, err)
 	}
@@ -84,18 +85,53 @@ func (f *readFn) ProcessElement(ctx context.Context, path string, emit func(even
 }
 
 // Lines emits each line of r as a record whose source is "source:line". It returns the number
-// of records.
-func Lines(r io.Reader, source string, emit func(event.Raw)) (int64, error) {
+// of records. A line over maxBytes (0: event.DefaultMaxRecordBytes) is emitted cut to its first
+// maxBytes bytes, with its full size in event.Raw.Size, so a huge line never sits in memory
+// whole: parsing dead-letters it as too_large.
+func Lines(r io.Reader, source string, maxBytes int, emit func(event.Raw)) (int64, error) {
+	if maxBytes <= 0 {
+		maxBytes = event.DefaultMaxRecordBytes
+	}
 	br := bufio.NewReaderSize(r, 256<<10)
-	var n int64
+	var (
+		n, size int64
+		line    []byte
+		last    byte // the last byte of the line's previous chunk
+	)
 	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			line = bytes.TrimSuffix(line, []byte{'\n'})
-			line = bytes.TrimSuffix(line, []byte{'\r'})
-			n++
-			emit(event.Raw{Bytes: line, Source: source + ":" + strconv.FormatInt(n, 10)})
+		chunk, err := br.ReadSlice('\n')
+		if keep := maxBytes + 2 - len(line); keep > 0 {
+			line = append(line, chunk[:min(len(chunk), keep)]...)
 		}
+		size += int64(len(chunk))
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(chunk) > 0 {
+				last = chunk[len(chunk)-1]
+			}
+			continue
+		}
+		if size > 0 {
+			n++
+			end := size
+			if len(chunk) > 0 && chunk[len(chunk)-1] == '\n' {
+				end--
+				beforeNL := last
+				if len(chunk) > 1 {
+					beforeNL = chunk[len(chunk)-2]
+				}
+				if end > 0 && beforeNL == '\r' {
+					end--
+				}
+			}
+			rec := event.Raw{Source: source + ":" + strconv.FormatInt(n, 10)}
+			if end <= int64(maxBytes) {
+				rec.Bytes = line[:end]
+			} else {
+				rec.Bytes, rec.Size = line[:maxBytes], end
+			}
+			emit(rec)
+		}
+		line, size, last = nil, 0, 0
 		if errors.Is(err, io.EOF) {
 			return n, nil
 		}

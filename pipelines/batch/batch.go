@@ -53,6 +53,9 @@ type Config struct {
 	// AllowedLateness is how long after its end a day still receives data: a day is closed,
 	// and may be published, once its end plus this has passed. 0 means DefaultAllowedLateness.
 	AllowedLateness time.Duration
+	// MaxRecordBytes is the size limit of a record (0: event.DefaultMaxRecordBytes); larger ones
+	// are dead-lettered as too_large without being parsed (nor held in memory whole).
+	MaxRecordBytes int
 	// AllowOpenDay publishes days that are still open (the views of an open day are partial).
 	AllowOpenDay bool
 	// Now is the clock that decides which days are closed; nil means time.Now.
@@ -89,6 +92,9 @@ func (c Config) Validate() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s=%s is negative: give a duration such as 24h, or 0 for the default", d.name, d.v))
 		}
+	}
+	if c.MaxRecordBytes < 0 {
+		errs = append(errs, fmt.Errorf("--max_record_bytes=%d is negative: give a size in bytes, or 0 for the default %d", c.MaxRecordBytes, event.DefaultMaxRecordBytes))
 	}
 	if c.Model != "" {
 		if err := c.score().Validate(); err != nil {
@@ -276,9 +282,9 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 // Build adds the backfill of files to s: read, the shared transforms, the store and the
 // dead-letter sink.
 func Build(s beam.Scope, cfg Config, run string, prefixes []enrich.Prefix, files []string) {
-	raws := lake.Read(s, cfg.Lake, files)
+	raws := lake.Read(s, cfg.Lake, files, cfg.MaxRecordBytes)
 	out := graph.Batch(s, graph.BatchConfig{
-		Config: graph.Config{Filter: cfg.filter(), Prefixes: prefixes, Score: cfg.score()},
+		Config: graph.Config{MaxRecordBytes: cfg.MaxRecordBytes, Filter: cfg.filter(), Prefixes: prefixes, Score: cfg.score()},
 		Scope:  cfg.scope(), DedupeTTL: cfg.DedupeTTL,
 	}, raws)
 	rows := storeio.WriteBatch(s, cfg.Store, run, out.Rows)

@@ -67,7 +67,7 @@ func expected(t *testing.T, cfg Config) reference.Result {
 		}
 	}
 	return reference.Compute(reference.Config{From: cfg.From, To: cfg.To, Categories: cats,
-		DedupeTTL: cfg.DedupeTTL, Lookahead: orDefault(cfg.Lookahead, DefaultLookahead),
+		DedupeTTL: cfg.DedupeTTL, Lookahead: orDefault(cfg.Lookahead, DefaultLookahead), MaxRecordBytes: cfg.MaxRecordBytes,
 		Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked, Flagged: flagged(t, cfg)}, recs)
 }
 

@@ -30,6 +30,7 @@ import (
 
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
 	"github.com/beamline/beamline/transforms/dedupe"
+	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/score"
 	_ "github.com/beamline/beamline/transforms/score/kserve" // --model=kserve+http(s)://...
@@ -52,6 +53,7 @@ var (
 	ttlFlag       = flag.Duration("dedupe_ttl", dedupe.DefaultTTL, "How far (event time) a copy of an event ID decides later copies; the run reads this much of the day before its own.")
 	lookaheadFlag = flag.Duration("lookahead", DefaultLookahead, "How far past its last day the run follows the sessions that start in its days.")
 	latenessFlag  = flag.Duration("allowed_lateness", DefaultAllowedLateness, "How long after its end a day still receives data; a day is published only once its end plus this has passed.")
+	maxRecordFlag = flag.Int("max_record_bytes", event.DefaultMaxRecordBytes, "Records larger than this many bytes are dead-lettered as too_large without being parsed.")
 	openDayFlag   = flag.Bool("allow_open_day", false, "Publish days that are still open (their views are partial until a later re-run).")
 )
 
@@ -108,7 +110,7 @@ func config() (Config, error) {
 		Lake: *lakeFlag, Store: *storeFlag, DeadLetter: *deadFlag, Reference: *referenceFlag,
 		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag),
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
-		DedupeTTL: *ttlFlag, Lookahead: *lookaheadFlag, AllowedLateness: *latenessFlag, AllowOpenDay: *openDayFlag,
+		DedupeTTL: *ttlFlag, Lookahead: *lookaheadFlag, AllowedLateness: *latenessFlag, AllowOpenDay: *openDayFlag, MaxRecordBytes: *maxRecordFlag,
 	}
 	var err error
 	if cfg.From, err = parseDay("--from", *fromFlag); err != nil {

@@ -136,6 +136,25 @@ func TestBackfillModelServerDown(t *testing.T) {
 // know its lake position).
 func scoreDeadLetters(t *testing.T, dir string) []deadletter.Line {
 	t.Helper()
+	var out []deadletter.Line
+	for _, dl := range readDeadLetters(t, dir) {
+		if dl.Reason != "score_failed" {
+			continue
+		}
+		var ev struct {
+			ID string `json:"event_id"`
+		}
+		if err := json.Unmarshal(dl.Raw, &ev); err != nil || dl.Source != "event_id="+ev.ID || !strings.Contains(dl.Detail, "503") {
+			t.Errorf("score_failed dead letter without its raw event, event_id source or cause: %+v", dl)
+		}
+		out = append(out, dl)
+	}
+	return out
+}
+
+// readDeadLetters reads every dead letter written under the local directory dir.
+func readDeadLetters(t *testing.T, dir string) []deadletter.Line {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*", "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -150,15 +169,6 @@ func scoreDeadLetters(t *testing.T, dir string) []deadletter.Line {
 			var dl deadletter.Line
 			if err := json.Unmarshal([]byte(line), &dl); err != nil {
 				t.Fatalf("%s: %v", f, err)
-			}
-			if dl.Reason != "score_failed" {
-				continue
-			}
-			var ev struct {
-				ID string `json:"event_id"`
-			}
-			if err := json.Unmarshal(dl.Raw, &ev); err != nil || dl.Source != "event_id="+ev.ID || !strings.Contains(dl.Detail, "503") {
-				t.Errorf("%s: score_failed dead letter without its raw event, event_id source or cause: %s", f, line)
 			}
 			out = append(out, dl)
 		}

@@ -23,6 +23,9 @@ import (
 
 // Config configures the shared chain.
 type Config struct {
+	// MaxRecordBytes is the size limit of a record: larger ones are dead-lettered as too_large
+	// without being parsed; 0 means event.DefaultMaxRecordBytes.
+	MaxRecordBytes int
 	// Filter selects the events that are dropped early.
 	Filter filter.Config
 	// Prefixes is the reference table for enrichment (URL prefix -> category).
@@ -56,7 +59,7 @@ type BatchConfig struct {
 func Batch(s beam.Scope, cfg BatchConfig, raws beam.PCollection) Output {
 	s = s.Scope("graph.Batch")
 	owned := cfg.Scope.Owned
-	events, dead := parse.Scoped(s, cfg.Scope, raws)
+	events, dead := parse.Scoped(s, cfg.Scope, cfg.MaxRecordBytes, raws)
 	f := cfg.Filter
 	f.Owned = owned
 	kept := dedupe.ByID(s, ttlOrDefault(cfg.DedupeTTL), cfg.Scope, filter.Apply(s, f, events))

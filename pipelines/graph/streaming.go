@@ -77,7 +77,7 @@ func Aggregate(s beam.Scope, cfg StreamingConfig, events beam.PCollection) beam.
 
 // ingest parses, filters, dedupes and enriches raws.
 func ingest(s beam.Scope, cfg StreamingConfig, raws beam.PCollection) (events, deadLetters beam.PCollection) {
-	events, dead := parse.Events(s, raws)
+	events, dead := parse.Events(s, cfg.MaxRecordBytes, raws)
 	kept := dedupe.Stateful(s, cfg.ttl(), filter.Apply(s, cfg.Filter, events))
 	return enrichStreaming(s, cfg, kept), dead
 }

@@ -81,6 +81,7 @@ import (
 	_ "github.com/beamline/beamline/io/topic/pubsubtopic"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"
+	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 )
 
@@ -97,6 +98,7 @@ var (
 	countriesFlag = flag.String("countries", "", "Comma-separated monitored countries; empty monitors all.")
 	botsFlag      = flag.String("bot_patterns", strings.Join(filter.DefaultBotPatterns, ","), "Comma-separated user-agent substrings that mark bots (case-insensitive); empty disables.")
 	blockedFlag   = flag.String("blocked_users", "", "Comma-separated user IDs whose events are filtered.")
+	maxRecordFlag = flag.Int("max_record_bytes", event.DefaultMaxRecordBytes, "Records larger than this many bytes are dead-lettered as too_large without being parsed.")
 	modelFlag     = flag.String("model", "", "ML model URL for scoring posts; empty scores nothing.")
 	thresholdFlag = flag.Float64("score_threshold", 0, "Flag events whose score is at least this; 0 means the model's default.")
 	earlyFlag     = flag.Duration("early_firing", aggregate.DefaultEarlyFiring, "Event-time step of the early panes of the 1-minute windows: a changed row is written when the watermark passes the next multiple of it (a live source's watermark follows the wall clock). At least 1ms.")
@@ -169,7 +171,7 @@ func config() (Config, error) {
 	cfg := Config{
 		Source: *sourceFlag, Store: *storeFlag, Archive: *archiveFlag, DeadLetter: *deadFlag,
 		Reference: *referenceFlag, ReferenceRefresh: *refreshFlag, RunFor: *runForFlag, Stage: *stageFlag, OutputTopic: *outTopicFlag,
-		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag),
+		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag), MaxRecordBytes: *maxRecordFlag,
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, DedupeTTL: *ttlFlag,
 		AckMode: source.AckMode(*ackFlag), WarmRestart: *warmFlag,

@@ -131,9 +131,10 @@ func (c Config) graphConfig(plan Plan, prefixes []enrich.Prefix) graph.Streaming
 	speed.SessionsFrom = plan.SessionsFrom
 	return graph.StreamingConfig{
 		Config: graph.Config{
-			Filter:   filter.Config{From: plan.ReplayFrom, Countries: c.Countries, BotPatterns: c.Bots, BlockedUsers: c.Blocked},
-			Prefixes: prefixes,
-			Score:    c.score(),
+			MaxRecordBytes: c.MaxRecordBytes,
+			Filter:         filter.Config{From: plan.ReplayFrom, Countries: c.Countries, BotPatterns: c.Bots, BlockedUsers: c.Blocked},
+			Prefixes:       prefixes,
+			Score:          c.score(),
 		},
 		DedupeTTL:        c.DedupeTTL,
 		Speed:            speed,
@@ -189,7 +190,7 @@ func readRaw(s beam.Scope, cfg Config, plan Plan) (raws, archived beam.PCollecti
 	archived = archive.Write(s, cfg.Archive, cfg.Source, msgs)
 	raws = source.Raws(s, msgs)
 	if len(plan.Files) > 0 {
-		raws = beam.Flatten(s, raws, archive.Replay(s, cfg.Archive, plan.Files, plan.ReplayFrom))
+		raws = beam.Flatten(s, raws, archive.Replay(s, cfg.Archive, plan.Files, plan.ReplayFrom, cfg.MaxRecordBytes))
 	}
 	return raws, archived
 }

@@ -46,6 +46,9 @@ type Config struct {
 	Countries   []string
 	Bots        []string
 	Blocked     []string
+	// MaxRecordBytes is the size limit of a record (0: event.DefaultMaxRecordBytes); larger
+	// ones are dead-lettered as too_large without being parsed.
+	MaxRecordBytes int
 	// Model is the ML model URL (score.ParseURL); empty: nothing is scored.
 	Model          string
 	ScoreThreshold float64
@@ -102,6 +105,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--run_for, --dedupe_ttl and --reference_refresh must not be negative"))
 	} else if c.DedupeTTL > 0 && c.DedupeTTL < time.Millisecond {
 		errs = append(errs, fmt.Errorf("--dedupe_ttl=%v: must be at least 1ms (or 0 for the default)", c.DedupeTTL))
+	}
+	if c.MaxRecordBytes < 0 {
+		errs = append(errs, fmt.Errorf("--max_record_bytes=%d is negative: give a size in bytes, or 0 for the default", c.MaxRecordBytes))
 	}
 	if c.Model != "" && (c.stage() == StageAll || c.stage() == StageScore) {
 		if err := c.score().Validate(); err != nil {

@@ -48,12 +48,13 @@ func decodeEvent(b []byte) (Event, error) {
 }
 
 func encodeRaw(r Raw) []byte {
-	return appendString(appendBytes(make([]byte, 0, len(r.Bytes)+len(r.Source)+8), r.Bytes), r.Source)
+	b := appendString(appendBytes(make([]byte, 0, len(r.Bytes)+len(r.Source)+16), r.Bytes), r.Source)
+	return binary.AppendVarint(b, r.Size)
 }
 
 func decodeRaw(b []byte) (Raw, error) {
 	d := decoder{b: b}
-	r := Raw{Bytes: d.bytes(), Source: d.str()}
+	r := Raw{Bytes: d.bytes(), Source: d.str(), Size: d.varint()}
 	return r, d.err
 }
 

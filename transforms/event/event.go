@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event types.
@@ -29,7 +30,17 @@ const UnknownCountry = "ZZ"
 type Raw struct {
 	Bytes  []byte
 	Source string
+	// Size is the record's full size in bytes when Bytes holds only its beginning (a reader cut
+	// a record over the size limit); 0 when Bytes is the whole record.
+	Size int64
 }
+
+// DefaultMaxRecordBytes is the default size limit of a record: larger ones are dead-lettered
+// as too_large without being parsed.
+const DefaultMaxRecordBytes = 1 << 20
+
+// size returns the record's full size.
+func (r Raw) size() int64 { return max(r.Size, int64(len(r.Bytes))) }
 
 // Event is a parsed, validated and normalised event.
 type Event struct {
@@ -61,6 +72,12 @@ const (
 	MissingField Reason = "missing_field"
 	UnknownType  Reason = "unknown_type"
 	BadTimestamp Reason = "bad_timestamp"
+	// TooLarge marks a record over the size limit; it is not parsed, and its dead letter keeps
+	// only the record's beginning.
+	TooLarge Reason = "too_large"
+	// InvalidUTF8 marks a record whose bytes are not valid UTF-8: they are never replaced, so
+	// two different keys cannot merge into one.
+	InvalidUTF8 Reason = "invalid_utf8"
 	// ScoreFailed marks a valid event that the model could not score (the remote model failed
 	// after its last retry). Unlike the others it is dead-lettered after dedupe, so the stage
 	// that dead-letters it also takes it out of the "processed" count: it is counted once.
@@ -68,7 +85,7 @@ const (
 )
 
 // Reasons lists every dead-letter reason.
-var Reasons = []Reason{InvalidJSON, MissingField, UnknownType, BadTimestamp, ScoreFailed}
+var Reasons = []Reason{TooLarge, InvalidUTF8, InvalidJSON, MissingField, UnknownType, BadTimestamp, ScoreFailed}
 
 // ParseError is the error Parse returns for a record that is not a valid event.
 type ParseError struct {
@@ -87,12 +104,28 @@ type DeadLetter struct {
 	Source string `json:"source"`
 }
 
-// NewDeadLetter returns the dead letter for raw that failed to parse with err.
+// ParseRecord parses raw as Parse does, unless it is over maxBytes (its full size; 0 means
+// DefaultMaxRecordBytes): then it fails as too_large without being parsed.
+func ParseRecord(raw Raw, maxBytes int) (Event, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxRecordBytes
+	}
+	if n := raw.size(); n > int64(maxBytes) {
+		return Event{}, &ParseError{TooLarge, fmt.Sprintf("record of %d bytes is over the limit of %d (--max_record_bytes)", n, maxBytes)}
+	}
+	return Parse(raw.Bytes)
+}
+
+// NewDeadLetter returns the dead letter for raw that failed to parse with err. The dead letter
+// of a too_large record keeps only its first DefaultMaxRecordBytes bytes.
 func NewDeadLetter(raw Raw, err error) DeadLetter {
 	dl := DeadLetter{Raw: raw.Bytes, Reason: string(InvalidJSON), Detail: err.Error(), Source: raw.Source}
 	var pe *ParseError
 	if errors.As(err, &pe) {
 		dl.Reason, dl.Detail = string(pe.Reason), pe.Detail
+	}
+	if dl.Reason == string(TooLarge) && len(dl.Raw) > DefaultMaxRecordBytes {
+		dl.Raw = dl.Raw[:DefaultMaxRecordBytes]
 	}
 	return dl
 }
@@ -112,6 +145,9 @@ type wire struct {
 
 // Parse parses and validates one record. The error, when not nil, is a *ParseError.
 func Parse(b []byte) (Event, error) {
+	if !utf8.Valid(b) {
+		return Event{}, &ParseError{InvalidUTF8, "the record's bytes are not valid UTF-8"}
+	}
 	trimmed := bytes.TrimSpace(b)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return Event{}, &ParseError{InvalidJSON, "not a JSON object"}

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -40,6 +41,10 @@ func TestParse(t *testing.T) {
 		{name: "unknown type wins over bad ts", raw: `{"event_id":"e","type":"x","user_id":"u","ts":"yesterday"}`, reason: UnknownType},
 		{name: "pageview without url", raw: `{"event_id":"e","type":"pageview","user_id":"u","ts":"2026-11-21T13:05:02Z"}`, reason: MissingField},
 		{name: "bad ts wins over missing url", raw: `{"event_id":"e","type":"click","user_id":"u","ts":"x"}`, reason: BadTimestamp},
+		{name: "invalid UTF-8 in a field is never replaced", raw: "{\"event_id\":\"e\",\"type\":\"click\",\"user_id\":\"u\",\"url\":\"https://s/\xe9\",\"ts\":\"2026-11-21T13:05:02Z\"}", reason: InvalidUTF8},
+		{name: "invalid UTF-8 wins over invalid JSON", raw: "\xff{", reason: InvalidUTF8},
+		{name: "an escaped lone surrogate is decoded as U+FFFD", raw: `{"event_id":"e","type":"post","user_id":"u","text":"\ud800","ts":"2026-11-21T13:05:02.123Z"}`,
+			want: Event{ID: "e", Type: "post", UserID: "u", Country: UnknownCountry, Text: "\ufffd", Time: ts}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,6 +67,36 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseRecordSize dead-letters a record over the limit as too_large without parsing it,
+// whether the reader cut it (Size set) or not, and keeps at most 1 MiB of it in the dead letter.
+func TestParseRecordSize(t *testing.T) {
+	ok := `{"event_id":"e","type":"post","user_id":"u","ts":"2026-11-21T13:05:02Z"}`
+	if _, err := ParseRecord(Raw{Bytes: []byte(ok)}, len(ok)); err != nil {
+		t.Errorf("a record of exactly the limit: %v", err)
+	}
+	huge := append([]byte(ok), bytes.Repeat([]byte(" "), 2<<20)...)
+	for name, raw := range map[string]Raw{
+		"over the limit":        {Bytes: []byte(ok)[:len(ok)-1] /* not JSON: never parsed */, Size: int64(len(ok) + 1)},
+		"over the default":      {Bytes: huge},
+		"cut by the reader":     {Bytes: huge[:DefaultMaxRecordBytes], Size: int64(len(huge))},
+		"one byte over a limit": {Bytes: []byte(ok + " ")},
+	} {
+		limit := len(ok)
+		if name != "one byte over a limit" && name != "over the limit" {
+			limit = 0
+		}
+		_, err := ParseRecord(raw, limit)
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Reason != TooLarge {
+			t.Errorf("%s: ParseRecord error = %v, want too_large", name, err)
+			continue
+		}
+		if dl := NewDeadLetter(raw, err); len(dl.Raw) > DefaultMaxRecordBytes || dl.Reason != string(TooLarge) {
+			t.Errorf("%s: dead letter keeps %d bytes, reason %s", name, len(dl.Raw), dl.Reason)
+		}
+	}
+}
+
 func TestCodersRoundTrip(t *testing.T) {
 	e := Event{ID: "e", Type: "click", UserID: "u", URL: "https://x", Country: "DE", UserAgent: "ua", Text: "t\x00", Category: "c",
 		Time: time.Date(2026, 11, 21, 0, 0, 0, 1e6, time.UTC), Flagged: true, Score: 0.8125, Raw: []byte("{\xff}")}
@@ -80,7 +115,7 @@ func TestCodersRoundTrip(t *testing.T) {
 	if d := cmp.Diff(dl, gotDL); d != "" {
 		t.Errorf("dead letter round trip (-want +got):\n%s", d)
 	}
-	raw := Raw{Bytes: []byte("line"), Source: "f:2"}
+	raw := Raw{Bytes: []byte("line"), Source: "f:2", Size: 1 << 33}
 	gotRaw, err := decodeRaw(encodeRaw(raw))
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,10 @@ func init() {
 
 // parseFn parses one record; events are emitted at their event time.
 type parseFn struct {
+	// MaxRecordBytes is the size limit of a record (event.ParseRecord).
+	MaxRecordBytes int
+
+
 	read beam.Counter
 	dead map[event.Reason]beam.Counter
 }
@@ -47,7 +51,7 @@ func deadCounters() map[event.Reason]beam.Counter {
 
 func (f *parseFn) ProcessElement(ctx context.Context, raw event.Raw, emit func(beam.EventTime, event.Event), dead func(event.DeadLetter)) {
 	f.read.Inc(ctx, 1)
-	e, err := event.Parse(raw.Bytes)
+	e, err := event.ParseRecord(raw, f.MaxRecordBytes)
 	if err != nil {
 		dl := event.NewDeadLetter(raw, err)
 		f.dead[event.Reason(dl.Reason)].Inc(ctx, 1)
@@ -57,9 +61,10 @@ func (f *parseFn) ProcessElement(ctx context.Context, raw event.Raw, emit func(b
 	emit(mtime.FromTime(e.Time), e)
 }
 
-// Events parses a PCollection<event.Raw>. It returns the events (PCollection<event.Event>,
+// Events parses a PCollection<event.Raw>, dead-lettering records over maxRecordBytes (0:
+// event.DefaultMaxRecordBytes) as too_large. It returns the events (PCollection<event.Event>,
 // timestamped with their event time) and the dead letters (PCollection<event.DeadLetter>).
-func Events(s beam.Scope, raws beam.PCollection) (events, deadLetters beam.PCollection) {
+func Events(s beam.Scope, maxRecordBytes int, raws beam.PCollection) (events, deadLetters beam.PCollection) {
 	s = s.Scope("parse.Events")
-	return beam.ParDo2(s, &parseFn{}, raws)
+	return beam.ParDo2(s, &parseFn{MaxRecordBytes: maxRecordBytes}, raws)
 }

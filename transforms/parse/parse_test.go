@@ -24,7 +24,7 @@ func TestEvents(t *testing.T) {
 	}
 	wantEvents := []event.Event{{ID: "e-1", Type: "post", UserID: "u", Country: "ZZ", Time: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), Raw: []byte(good)}}
 	p, s := beam.NewPipelineWithRoot()
-	events, dead := Events(s, beam.CreateList(s, raws))
+	events, dead := Events(s, 0, beam.CreateList(s, raws))
 	beamtest.Equal(s, events, wantEvents)
 	beamtest.Equal(s, beam.ParDo(s, reasonAndSource, dead), []string{"invalid_json f:2", "bad_timestamp f:3", "invalid_json f:4"})
 	res, err := ptest.RunWithMetrics(p)

@@ -23,6 +23,8 @@ func init() {
 // at their event time; owned dead letters go to the dead-letter output.
 type scopedFn struct {
 	Config scope.Config
+	// MaxRecordBytes is the size limit of a record (event.ParseRecord).
+	MaxRecordBytes int
 
 	read, context, outOfRange beam.Counter
 	dead                      map[event.Reason]beam.Counter
@@ -37,7 +39,7 @@ func (f *scopedFn) Setup() {
 
 func (f *scopedFn) ProcessElement(ctx context.Context, raw event.Raw, emit func(beam.EventTime, event.Event), dead func(event.DeadLetter)) {
 	partition, _ := lake.PartitionOf(raw.Source)
-	e, err := event.Parse(raw.Bytes)
+	e, err := event.ParseRecord(raw, f.MaxRecordBytes)
 	var eventTime time.Time
 	if err == nil {
 		eventTime = e.Time
@@ -66,17 +68,18 @@ func (f *scopedFn) ProcessElement(ctx context.Context, raw event.Raw, emit func(
 }
 
 // Scoped parses raws, a PCollection<event.Raw> read from lake partitions, for a run that owns
-// cfg.Owned. It returns the owned events and the context events within cfg.Context
+// cfg.Owned, dead-lettering records over maxRecordBytes (0: event.DefaultMaxRecordBytes) as
+// too_large. It returns the owned events and the context events within cfg.Context
 // (PCollection<event.Event>, timestamped with event time) and the owned dead letters
 // (PCollection<event.DeadLetter>).
 //
 // Metrics (namespace "beamline"): "read" counts owned records, "context" the others,
 // "deadlettered_<reason>" owned dead letters and "filtered_out_of_range" owned events more
 // than scope.Reach away from their partition.
-func Scoped(s beam.Scope, cfg scope.Config, raws beam.PCollection) (events, deadLetters beam.PCollection) {
+func Scoped(s beam.Scope, cfg scope.Config, maxRecordBytes int, raws beam.PCollection) (events, deadLetters beam.PCollection) {
 	s = s.Scope("parse.Scoped")
 	if cfg.Owned.IsZero() || cfg.Context.From.After(cfg.Owned.From) || cfg.Context.To.Before(cfg.Owned.To) {
 		panic("parse.Scoped: Owned must be a range within Context")
 	}
-	return beam.ParDo2(s, &scopedFn{Config: cfg}, raws)
+	return beam.ParDo2(s, &scopedFn{Config: cfg, MaxRecordBytes: maxRecordBytes}, raws)
 }

@@ -39,7 +39,7 @@ func TestScoped(t *testing.T) {
 	}
 	cfg := scope.ForDays(day, day, time.Hour, 30*time.Minute, time.Hour)
 	p, s := beam.NewPipelineWithRoot()
-	events, dead := Scoped(s, cfg, beam.CreateList(s, raws))
+	events, dead := Scoped(s, cfg, 0, beam.CreateList(s, raws))
 	beamtest.Equal(s, beam.ParDo(s, eventID, events), []string{"own", "misfiled-late", "misfiled-early", "context-gap"})
 	beamtest.Equal(s, beam.ParDo(s, reasonAndSource, dead), []string{"invalid_json " + src(day, "3"), "invalid_json sample:1"})
 	res, err := ptest.RunWithMetrics(p)

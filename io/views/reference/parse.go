@@ -29,6 +29,21 @@ func (e *event) compare(o *event) int {
 	return bytes.Compare(e.raw, o.raw)
 }
 
+// checkAndParse dead-letters a record over maxBytes (1 MiB when not positive) or with bytes
+// that are not valid UTF-8, and parses the others.
+func checkAndParse(raw []byte, maxBytes int) (*event, string) {
+	if maxBytes <= 0 {
+		maxBytes = 1 << 20
+	}
+	switch {
+	case len(raw) > maxBytes:
+		return nil, reasonTooLarge
+	case !utf8.Valid(raw):
+		return nil, reasonInvalidUTF8
+	}
+	return parse(raw)
+}
+
 // parse parses and normalises one record, or returns the reason it is dead-lettered.
 func parse(raw []byte) (*event, string) {
 	var f fields

@@ -24,12 +24,14 @@
 //
 // Every record is first parsed and normalised:
 //
-//  1. Parse. A record that is not a JSON object, or that has a known field (event_id, type,
+//  1. Parse. A record longer than Config.MaxRecordBytes is dead-lettered as "too_large", and one
+//     whose bytes are not valid UTF-8 as "invalid_utf8" (never repaired: two keys that differ
+//     in invalid bytes must not merge). A record that is not a JSON object, or that has a known field (event_id, type,
 //     user_id, url, country, user_agent, text, ts) whose value is not a string or null, is
 //     dead-lettered as "invalid_json". Field names match exactly (case-sensitively, unlike
 //     encoding/json's struct decoding); of a name given twice the last string wins; unknown
 //     fields are ignored whatever their type; null is the empty string; strings are decoded as
-//     encoding/json does (invalid UTF-8 becomes U+FFFD, it is not an error). Then, in this order:
+//     encoding/json does (an escaped lone surrogate becomes U+FFFD). Then, in this order:
 //     "missing_field" (event_id, type, user_id or ts empty), "unknown_type" (type not pageview,
 //     click or post), "bad_timestamp" (ts not in time.RFC3339Nano), "missing_field" (url empty for
 //     a pageview or click).
@@ -107,6 +109,9 @@ type Config struct {
 	// Lookahead puts the run's horizon at To + 1 day + Lookahead: sessions leave out kept events
 	// at or after it. Zero or negative means no horizon.
 	Lookahead time.Duration
+	// MaxRecordBytes is the size limit of a record; zero or negative means 1 MiB, the jobs'
+	// default.
+	MaxRecordBytes int
 	// Categories maps URL prefixes to categories; the longest matching prefix wins.
 	Categories map[string]string
 	// Countries lists the monitored countries (upper-case); empty means all countries.
@@ -164,6 +169,8 @@ const (
 	reasonMissingField = "missing_field"
 	reasonUnknownType  = "unknown_type"
 	reasonBadTimestamp = "bad_timestamp"
+	reasonTooLarge     = "too_large"
+	reasonInvalidUTF8  = "invalid_utf8"
 )
 
 // Filter names.
@@ -203,7 +210,7 @@ func Compute(cfg Config, recs []Record) Result {
 	parts := partitions{}
 	for _, rec := range recs {
 		part, hasPart := parts.of(rec.Source)
-		ev, reason := parse(rec.Raw)
+		ev, reason := checkAndParse(rec.Raw, cfg.MaxRecordBytes)
 		switch {
 		case reason != "":
 			if hasPart && !s.owns(part) {
