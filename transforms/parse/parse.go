@@ -30,7 +30,6 @@ type parseFn struct {
 	// MaxRecordBytes is the size limit of a record (event.ParseRecord).
 	MaxRecordBytes int
 
-
 	read beam.Counter
 	dead map[event.Reason]beam.Counter
 }
