@@ -69,7 +69,8 @@ func partitionHour(path string) (time.Time, bool) {
 // maxRecordBytes are cut as lake.Read cuts them.
 func Replay(s beam.Scope, dir string, files []string, from time.Time, maxRecordBytes int) beam.PCollection {
 	s = s.Scope("archive.Replay")
-	return beam.ParDo(s, &stampFn{FromMs: from.UnixMilli()}, lake.Read(s, dir, files, maxRecordBytes))
+	raws, _ := lake.Read(s, dir, files, lake.ReadOptions{MaxRecordBytes: maxRecordBytes})
+	return beam.ParDo(s, &stampFn{FromMs: from.UnixMilli()}, raws)
 }
 
 // stampFn timestamps a record with its event time.

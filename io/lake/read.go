@@ -21,28 +21,52 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, string, func(event.Raw), error](&readFn{})
+	register.DoFn4x1[context.Context, string, func(event.Raw), func(event.DeadLetter), error](&readFn{})
 	register.Emitter1[event.Raw]()
+	register.Emitter1[event.DeadLetter]()
+}
+
+// ReadOptions configure Read. The zero value reads records of up to
+// event.DefaultMaxRecordBytes and fails on a corrupt file.
+type ReadOptions struct {
+	// MaxRecordBytes cuts longer lines (see Lines); 0 means event.DefaultMaxRecordBytes.
+	MaxRecordBytes int
+	// Quarantine skips a corrupt file (a gzip file that is truncated, not gzip or fails its
+	// checksum) instead of failing: the file is decompressed once to check it before any of its
+	// records is read, and it becomes one "corrupt_file" dead letter that names it.
+	Quarantine bool
+	// OwnedFirst and OwnedLast are the partition days whose files the run owns: their bytes
+	// are counted ("lake_bytes"), and a corrupt one is counted as a record read and dead-lettered
+	// ("corrupt_files", "corrupt_bytes"); a corrupt file of another day is context. Zero values
+	// own every file.
+	OwnedFirst, OwnedLast time.Time
 }
 
 // Read reads files (paths under root, as List returns them) and returns a
-// PCollection<event.Raw>, one record per line, lines over maxRecordBytes cut (see Lines). Files
-// are spread over workers.
-func Read(s beam.Scope, root string, files []string, maxRecordBytes int) beam.PCollection {
+// PCollection<event.Raw>, one record per line, and the dead letters of the corrupt files it
+// quarantined (PCollection<event.DeadLetter>). Files are spread over workers. A corrupt file
+// fails the pipeline with an error that contains "corrupt lake file <path>: <reason>" unless
+// opts.Quarantine.
+//
+// Metrics (namespace "beamline"): "lake_bytes" (owned files' sizes), and for quarantined files
+// "corrupt_files", "corrupt_bytes", "read", "deadlettered_corrupt_file" and "context".
+func Read(s beam.Scope, root string, files []string, opts ReadOptions) (raws, corrupt beam.PCollection) {
 	s = s.Scope("lake.Read")
 	if len(files) == 0 {
 		panic("lake.Read: no files to read")
 	}
 	paths := beam.Reshuffle(s, beam.CreateList(s, files))
-	return beam.ParDo(s, &readFn{Root: root, TotalFiles: len(files), MaxRecordBytes: maxRecordBytes}, paths)
+	return beam.ParDo2(s, &readFn{Root: root, TotalFiles: len(files), Options: opts}, paths)
 }
 
 // readFn reads one file and logs the progress of the whole read.
 type readFn struct {
-	Root           string
-	TotalFiles     int
-	MaxRecordBytes int
-	fs             filesystem.Interface
+	Root       string
+	TotalFiles int
+	Options    ReadOptions
+
+	fs                                            filesystem.Interface
+	bytes, files, corruptBytes, read, dead, other beam.Counter
 }
 
 func (f *readFn) Setup(ctx context.Context) error {
@@ -51,6 +75,12 @@ func (f *readFn) Setup(ctx context.Context) error {
 		return fmt.Errorf("lake read %s: %w", f.Root, err)
 	}
 	f.fs = fs
+	f.bytes = beam.NewCounter("beamline", "lake_bytes")
+	f.files = beam.NewCounter("beamline", "corrupt_files")
+	f.corruptBytes = beam.NewCounter("beamline", "corrupt_bytes")
+	f.read = beam.NewCounter("beamline", "read")
+	f.dead = beam.NewCounter("beamline", "deadlettered_"+string(event.CorruptFile))
+	f.other = beam.NewCounter("beamline", "context")
 	return nil
 }
 
@@ -61,27 +91,68 @@ func (f *readFn) Teardown() error {
 	return f.fs.Close()
 }
 
-func (f *readFn) ProcessElement(ctx context.Context, path string, emit func(event.Raw)) error {
-	rc, err := f.fs.OpenRead(ctx, path)
+func (f *readFn) ProcessElement(ctx context.Context, path string, emit func(event.Raw), corrupt func(event.DeadLetter)) error {
+	rel := relative(f.Root, path)
+	owned := f.owns(rel)
+	size, err := f.fs.Size(ctx, path)
 	if err != nil {
 		return fmt.Errorf("lake read %s: %w", path, err)
+	}
+	if owned {
+		f.bytes.Inc(ctx, size)
+	}
+	if f.Options.Quarantine && strings.HasSuffix(path, ".gz") {
+		if _, err := f.readLines(ctx, path, rel, func(event.Raw) {}); err != nil {
+			slog.Warn("lake read: quarantined a corrupt file", "file", rel, "bytes", size, "err", err, "owned", owned)
+			if !owned {
+				f.other.Inc(ctx, 1)
+				return nil
+			}
+			f.files.Inc(ctx, 1)
+			f.corruptBytes.Inc(ctx, size)
+			f.read.Inc(ctx, 1)
+			f.dead.Inc(ctx, 1)
+			corrupt(event.DeadLetter{Reason: string(event.CorruptFile), Source: rel,
+				Detail: fmt.Sprintf("%v; the file's %d bytes were skipped (--on_corrupt_file=quarantine)", err, size)})
+			return nil
+		}
+	}
+	n, err := f.readLines(ctx, path, rel, emit)
+	if err != nil {
+		return fmt.Errorf("corrupt lake file %s: %w", rel, err)
+	}
+	progress.add(f.TotalFiles, n)
+	return nil
+}
+
+// readLines emits the records of the file at path (rel relative to the root) and returns how
+// many there were.
+func (f *readFn) readLines(ctx context.Context, path, rel string, emit func(event.Raw)) (int64, error) {
+	rc, err := f.fs.OpenRead(ctx, path)
+	if err != nil {
+		return 0, err
 	}
 	defer rc.Close()
 	var r io.Reader = rc
 	if strings.HasSuffix(path, ".gz") {
 		gz, err := gzip.NewReader(rc)
 		if err != nil {
-			return fmt.Errorf("lake read %s: %w", path, err)
+			return 0, fmt.Errorf("not a gzip file: %w", err)
 		}
 		defer gz.Close()
 		r = gz
 	}
-	n, err := Lines(r, relative(f.Root, path), f.MaxRecordBytes, emit)
-	if err != nil {
-		return fmt.Errorf("lake read %s: %w", path, err)
+	return Lines(r, rel, f.Options.MaxRecordBytes, emit)
+}
+
+// owns says whether the run owns the file rel (by its partition day).
+func (f *readFn) owns(rel string) bool {
+	o := f.Options
+	if o.OwnedFirst.IsZero() && o.OwnedLast.IsZero() {
+		return true
 	}
-	progress.add(f.TotalFiles, n)
-	return nil
+	day, ok := PartitionOf(rel)
+	return ok && !day.Before(o.OwnedFirst) && !day.After(o.OwnedLast)
 }
 
 // Lines emits each line of r as a record whose source is "source:line". It returns the number

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -56,11 +57,21 @@ type Config struct {
 	// MaxRecordBytes is the size limit of a record (0: event.DefaultMaxRecordBytes); larger ones
 	// are dead-lettered as too_large without being parsed (nor held in memory whole).
 	MaxRecordBytes int
+	// OnCorruptFile says what a corrupt lake file does: "fail" (the default, also for "") fails
+	// the run with one line naming the file; "quarantine" skips the file, dead-letters it as
+	// corrupt_file and publishes unless more than MaxCorruptFraction of the days' bytes is lost.
+	OnCorruptFile string
+	// MaxCorruptFraction is the fraction of the run's lake bytes that quarantined files may hold
+	// and the run still be published; 0 means DefaultMaxCorruptFraction.
+	MaxCorruptFraction float64
 	// AllowOpenDay publishes days that are still open (the views of an open day are partial).
 	AllowOpenDay bool
 	// Now is the clock that decides which days are closed; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultMaxCorruptFraction is the default of Config.MaxCorruptFraction: 1% of the bytes.
+const DefaultMaxCorruptFraction = 0.01
 
 // DefaultLookahead is how far past its last day a run follows sessions by default.
 const DefaultLookahead = 6 * time.Hour
@@ -92,6 +103,14 @@ func (c Config) Validate() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s=%s is negative: give a duration such as 24h, or 0 for the default", d.name, d.v))
 		}
+	}
+	switch c.OnCorruptFile {
+	case "", "fail", "quarantine":
+	default:
+		errs = append(errs, fmt.Errorf("--on_corrupt_file=%q: want fail or quarantine", c.OnCorruptFile))
+	}
+	if c.MaxCorruptFraction < 0 || c.MaxCorruptFraction > 1 {
+		errs = append(errs, fmt.Errorf("--max_corrupt_fraction=%v: want a fraction between 0 and 1 (0: the default %v)", c.MaxCorruptFraction, DefaultMaxCorruptFraction))
 	}
 	if c.MaxRecordBytes < 0 {
 		errs = append(errs, fmt.Errorf("--max_record_bytes=%d is negative: give a size in bytes, or 0 for the default %d", c.MaxRecordBytes, event.DefaultMaxRecordBytes))
@@ -125,6 +144,26 @@ func (c Config) filter() filter.Config {
 // the lookahead after them.
 func (c Config) scope() scope.Config {
 	return scope.ForDays(c.From, c.To, orDefault(c.DedupeTTL, dedupe.DefaultTTL), aggregate.SessionGap, orDefault(c.Lookahead, DefaultLookahead))
+}
+
+func orDefaultFraction(f float64) float64 {
+	if f == 0 {
+		return DefaultMaxCorruptFraction
+	}
+	return f
+}
+
+// corruptFileError finds the lake reader's "corrupt lake file <path>: <reason>" in a runner's
+// error, which wraps it in pages of context.
+var corruptFileError = regexp.MustCompile(`corrupt lake file (\S+): ([^\n"]*)`)
+
+// corruptFile returns the file and reason of a pipeline error caused by a corrupt lake file.
+func corruptFile(err error) (file, why string, ok bool) {
+	m := corruptFileError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], strings.TrimRight(m[2], " \\"), true
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -174,7 +213,10 @@ type Report struct {
 	Context int64
 	// SessionsAtHorizon counts the sessions of the run's days that may go on past its lookahead.
 	SessionsAtHorizon int64
-	Elapsed           time.Duration
+	// LakeBytes is the size of the files of the run's days; CorruptFiles of them, holding
+	// CorruptBytes, were quarantined (--on_corrupt_file=quarantine).
+	LakeBytes, CorruptFiles, CorruptBytes int64
+	Elapsed                               time.Duration
 	// NotRun is set when the runner only printed or saved the job (Dataflow's --dry_run or
 	// --template_location): nothing was computed or published.
 	NotRun bool
@@ -258,6 +300,9 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	Build(s, cfg, run, prefixes, files)
 	res, err := beamx.RunWithMetrics(ctx, p)
 	if err != nil {
+		if file, why, ok := corruptFile(err); ok {
+			return Report{}, fmt.Errorf("backfill run %s: corrupt lake file %s: %s (pass --on_corrupt_file=quarantine to skip such files)", run, file, why)
+		}
 		return Report{}, fmt.Errorf("backfill run %s: pipeline: %w", run, err)
 	}
 	if res == nil {
@@ -268,6 +313,10 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	rep.Run, rep.Files = run, len(files)
 	if lost := rep.Lost(); lost != 0 {
 		return rep, fmt.Errorf("backfill run %s: %d records unaccounted for (read %d); not publishing", run, lost, rep.Read)
+	}
+	if maxLost := orDefaultFraction(cfg.MaxCorruptFraction) * float64(rep.LakeBytes); float64(rep.CorruptBytes) > maxLost {
+		return rep, fmt.Errorf("backfill run %s: %d corrupt files hold %d of the days' %d bytes (%.2f%%), over --max_corrupt_fraction=%v; not publishing (the files are in the dead letters, reason corrupt_file)",
+			run, rep.CorruptFiles, rep.CorruptBytes, rep.LakeBytes, 100*float64(rep.CorruptBytes)/float64(max(rep.LakeBytes, 1)), orDefaultFraction(cfg.MaxCorruptFraction))
 	}
 	if err := st.Publish(ctx, run, cfg.days()); err != nil {
 		return rep, fmt.Errorf("backfill run %s: %w", run, err)
@@ -282,13 +331,14 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 // Build adds the backfill of files to s: read, the shared transforms, the store and the
 // dead-letter sink.
 func Build(s beam.Scope, cfg Config, run string, prefixes []enrich.Prefix, files []string) {
-	raws := lake.Read(s, cfg.Lake, files, cfg.MaxRecordBytes)
+	raws, corrupt := lake.Read(s, cfg.Lake, files, lake.ReadOptions{MaxRecordBytes: cfg.MaxRecordBytes,
+		Quarantine: cfg.OnCorruptFile == "quarantine", OwnedFirst: cfg.From, OwnedLast: cfg.To})
 	out := graph.Batch(s, graph.BatchConfig{
 		Config: graph.Config{MaxRecordBytes: cfg.MaxRecordBytes, Filter: cfg.filter(), Prefixes: prefixes, Score: cfg.score()},
 		Scope:  cfg.scope(), DedupeTTL: cfg.DedupeTTL,
 	}, raws)
 	rows := storeio.WriteBatch(s, cfg.Store, run, out.Rows)
-	dead := deadletter.Write(s, cfg.DeadLetter, run, out.DeadLetters)
+	dead := deadletter.Write(s, cfg.DeadLetter, run, beam.Flatten(s, out.DeadLetters, corrupt))
 	// The sinks' counts are summed in a stage of their own: on Prism a sink stage without a
 	// consumed output busy-waits a core while its bundles run (see storeio.WriteBatch).
 	stats.Sum(s, rows)
@@ -305,6 +355,7 @@ func report(res beam.PipelineResult) Report {
 	}
 	rep := Report{Read: counts["read"], Processed: counts["processed"], Duplicates: counts["duplicates"],
 		Context: counts["context"], SessionsAtHorizon: counts["sessions_at_horizon"],
+		LakeBytes: counts["lake_bytes"], CorruptFiles: counts["corrupt_files"], CorruptBytes: counts["corrupt_bytes"],
 		Filtered: map[string]int64{}, DeadLettered: map[string]int64{}}
 	for _, n := range filter.Names {
 		rep.Filtered[n] = counts["filtered_"+n]
@@ -356,6 +407,9 @@ func (r Report) Print(w io.Writer) {
 		r.Read, r.Processed, sum(r.Filtered), r.Duplicates, sum(r.DeadLettered))
 	fmt.Fprintf(w, "filtered by: %s; dead-lettered by: %s\n", details(r.Filtered), details(r.DeadLettered))
 	fmt.Fprintf(w, "context %d (records of neighbouring days' runs, read for dedupe and sessions, not counted above)", r.Context)
+	if r.CorruptFiles > 0 {
+		fmt.Fprintf(w, "; %d corrupt files quarantined (%d of %d bytes)", r.CorruptFiles, r.CorruptBytes, r.LakeBytes)
+	}
 	if r.SessionsAtHorizon > 0 {
 		fmt.Fprintf(w, "; %d sessions reach the lookahead and may go on past it", r.SessionsAtHorizon)
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +112,69 @@ func TestBadBytes(t *testing.T) {
 		if dl.Reason == "too_large" && (len(dl.Raw) > 4096 || !strings.Contains(dl.Detail, "bytes is over the limit of 4096")) {
 			t.Errorf("too_large dead letter keeps %d bytes, detail %q: want at most the 4096-byte limit, and the size", len(dl.Raw), dl.Detail)
 		}
+	}
+}
+
+// TestCorruptFiles backfills the sample lake with a truncated gzip file and an empty one added to
+// its first day: by default the run fails with one short line naming a file and nothing is
+// published; quarantined, the files are skipped, counted and dead-lettered (everything else
+// equal to the reference over the lake without them), and the run is refused when they hold more
+// of the days' bytes than --max_corrupt_fraction allows.
+func TestCorruptFiles(t *testing.T) {
+	lakeDir := filepath.Join(t.TempDir(), "lake")
+	if err := os.CopyFS(lakeDir, os.DirFS(sampleLake)); err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(bytes.Repeat([]byte(`{"event_id":"lost","type":"post","user_id":"u","ts":"2026-11-20T10:00:00Z"}`+"\n"), 200))
+	w.Close()
+	hour := filepath.Join(lakeDir, "raw", "dt=2026-11-20", "hr=10")
+	os.MkdirAll(hour, 0o755)
+	for name, b := range map[string][]byte{"truncated.jsonl.gz": gz.Bytes()[:gz.Len()/2], "empty.jsonl.gz": nil} {
+		if err := os.WriteFile(filepath.Join(hour, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := sampleConfig(t)
+	want := expected(t, base) // the sample lake, without the corrupt files
+	base.Lake = lakeDir
+
+	cfg := base
+	_, err := Backfill(context.Background(), cfg)
+	if err == nil || !regexp.MustCompile(`corrupt lake file raw/dt=2026-11-20/hr=10/(truncated|empty)\.jsonl\.gz: `).MatchString(err.Error()) || len(err.Error()) > 300 {
+		t.Fatalf("Backfill with corrupt files = %v, want one short line naming a corrupt file", err)
+	}
+	if rows := published(t, cfg); len(rows) != 0 {
+		t.Fatalf("a failed run published %d rows", len(rows))
+	}
+
+	cfg.OnCorruptFile, cfg.MaxCorruptFraction = "quarantine", 0.5
+	rep, err := Backfill(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Counts.Read += 2
+	want.Counts.DeadLettered["corrupt_file"] = 2
+	checkBackfill(t, cfg, rep, want)
+	if rep.CorruptFiles != 2 || rep.CorruptBytes != int64(gz.Len()/2) || rep.LakeBytes <= rep.CorruptBytes {
+		t.Errorf("report: %d corrupt files, %d of %d bytes; want 2 files of %d bytes", rep.CorruptFiles, rep.CorruptBytes, rep.LakeBytes, gz.Len()/2)
+	}
+	var named int
+	for _, dl := range readDeadLetters(t, cfg.DeadLetter) {
+		if dl.Reason == "corrupt_file" && strings.HasPrefix(dl.Source, "raw/dt=2026-11-20/hr=10/") && strings.Contains(dl.Detail, "bytes were skipped") {
+			named++
+		}
+	}
+	if named != 2 {
+		t.Errorf("%d corrupt_file dead letters name their file, want 2", named)
+	}
+
+	cfg.Store, cfg.MaxCorruptFraction = "sqlite://"+filepath.Join(t.TempDir(), "v.db"), 1e-6
+	if _, err := Backfill(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "over --max_corrupt_fraction=1e-06; not publishing") {
+		t.Fatalf("Backfill past the corrupt-bytes threshold = %v, want a refusal", err)
+	}
+	if rows := published(t, cfg); len(rows) != 0 {
+		t.Fatalf("a refused run published %d rows", len(rows))
 	}
 }

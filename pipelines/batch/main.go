@@ -54,6 +54,8 @@ var (
 	lookaheadFlag = flag.Duration("lookahead", DefaultLookahead, "How far past its last day the run follows the sessions that start in its days.")
 	latenessFlag  = flag.Duration("allowed_lateness", DefaultAllowedLateness, "How long after its end a day still receives data; a day is published only once its end plus this has passed.")
 	maxRecordFlag = flag.Int("max_record_bytes", event.DefaultMaxRecordBytes, "Records larger than this many bytes are dead-lettered as too_large without being parsed.")
+	corruptFlag   = flag.String("on_corrupt_file", "fail", "What a corrupt lake file (truncated or broken gzip) does: fail (the run, naming the file) or quarantine (skip it, dead-letter it as corrupt_file, publish unless --max_corrupt_fraction is passed).")
+	corruptMax    = flag.Float64("max_corrupt_fraction", DefaultMaxCorruptFraction, "With --on_corrupt_file=quarantine, the fraction of the days' lake bytes that corrupt files may hold and the run still be published.")
 	openDayFlag   = flag.Bool("allow_open_day", false, "Publish days that are still open (their views are partial until a later re-run).")
 )
 
@@ -111,6 +113,7 @@ func config() (Config, error) {
 		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag),
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		DedupeTTL: *ttlFlag, Lookahead: *lookaheadFlag, AllowedLateness: *latenessFlag, AllowOpenDay: *openDayFlag, MaxRecordBytes: *maxRecordFlag,
+		OnCorruptFile: *corruptFlag, MaxCorruptFraction: *corruptMax,
 	}
 	var err error
 	if cfg.From, err = parseDay("--from", *fromFlag); err != nil {

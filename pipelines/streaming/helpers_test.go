@@ -140,7 +140,8 @@ func backfill(t *testing.T, cfg Config, from, to time.Time) {
 		run := "run-backfill-" + day.Format(time.DateOnly)
 		p, s := beam.NewPipelineWithRoot()
 		f := filter.Config{BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked}
-		out := graph.Batch(s, graph.BatchConfig{Config: graph.Config{Filter: f, Prefixes: prefixes}, Scope: sc}, lake.Read(s, cfg.Archive, files, 0))
+		raws, _ := lake.Read(s, cfg.Archive, files, lake.ReadOptions{})
+		out := graph.Batch(s, graph.BatchConfig{Config: graph.Config{Filter: f, Prefixes: prefixes}, Scope: sc}, raws)
 		storeio.WriteBatch(s, cfg.Store, run, out.Rows)
 		if err := ptest.Run(p); err != nil {
 			t.Fatalf("backfill of the archive's day %s: %v", day.Format(time.DateOnly), err)

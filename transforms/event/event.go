@@ -78,6 +78,9 @@ const (
 	// InvalidUTF8 marks a record whose bytes are not valid UTF-8: they are never replaced, so
 	// two different keys cannot merge into one.
 	InvalidUTF8 Reason = "invalid_utf8"
+	// CorruptFile marks a lake file that could not be read whole (a truncated or broken gzip
+	// file) and was skipped: its dead letter names the file, not a record.
+	CorruptFile Reason = "corrupt_file"
 	// ScoreFailed marks a valid event that the model could not score (the remote model failed
 	// after its last retry). Unlike the others it is dead-lettered after dedupe, so the stage
 	// that dead-letters it also takes it out of the "processed" count: it is counted once.
@@ -85,7 +88,7 @@ const (
 )
 
 // Reasons lists every dead-letter reason.
-var Reasons = []Reason{TooLarge, InvalidUTF8, InvalidJSON, MissingField, UnknownType, BadTimestamp, ScoreFailed}
+var Reasons = []Reason{TooLarge, InvalidUTF8, InvalidJSON, MissingField, UnknownType, BadTimestamp, ScoreFailed, CorruptFile}
 
 // ParseError is the error Parse returns for a record that is not a valid event.
 type ParseError struct {
