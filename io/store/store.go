@@ -36,7 +36,9 @@ type Store interface {
 	// (run, view, key, window start) again replaces the row.
 	WriteBatch(ctx context.Context, run string, rows []views.Row) error
 	// Publish makes run the batch run that serves each of days (midnight UTC), atomically:
-	// readers see either the old runs for all days or run for all of them.
+	// readers see either the old runs for all days or run for all of them. Run IDs sort by
+	// start time (NewRunID): a day already served by a run that started later is not taken
+	// from it, and Publish fails with ErrSuperseded (an older backfill never replaces a newer).
 	Publish(ctx context.Context, run string, days []time.Time) error
 	// UpsertSpeed writes speed-layer rows; a row replaces one with the same view, key and window start.
 	UpsertSpeed(ctx context.Context, rows []views.Row) error
@@ -69,6 +71,10 @@ type Publication struct {
 	Run         string
 	PublishedAt time.Time
 }
+
+// ErrSuperseded is returned by Publish when a day is served by a run that started after the
+// one being published: of two concurrent backfills of a day, the later-started one wins.
+var ErrSuperseded = errors.New("a run that started later serves the day")
 
 // ErrUnknownScheme is returned by Open for a URL whose scheme no driver registered.
 var ErrUnknownScheme = errors.New("unknown store scheme")

@@ -318,7 +318,9 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 		return rep, fmt.Errorf("backfill run %s: %d corrupt files hold %d of the days' %d bytes (%.2f%%), over --max_corrupt_fraction=%v; not publishing (the files are in the dead letters, reason corrupt_file)",
 			run, rep.CorruptFiles, rep.CorruptBytes, rep.LakeBytes, 100*float64(rep.CorruptBytes)/float64(max(rep.LakeBytes, 1)), orDefaultFraction(cfg.MaxCorruptFraction))
 	}
-	if err := st.Publish(ctx, run, cfg.days()); err != nil {
+	if err := st.Publish(ctx, run, cfg.days()); errors.Is(err, store.ErrSuperseded) {
+		return rep, fmt.Errorf("backfill run %s: not published: a backfill of these days that started after this one has published them (%w); its views stand", run, err)
+	} else if err != nil {
 		return rep, fmt.Errorf("backfill run %s: %w", run, err)
 	}
 	if rep.Views, err = summarize(ctx, st, cfg); err != nil {

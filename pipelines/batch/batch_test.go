@@ -315,3 +315,28 @@ func TestOpenDayByWatermark(t *testing.T) {
 		t.Fatalf("with AllowOpenDay: publications %v (err %v), want the two days", pubs, err)
 	}
 }
+
+// TestOlderRunNeverReplacesNewer backfills days that a run started later has already published
+// (as when two backfills of a day overlap and the later-started one finishes first): the older
+// run fails with a message that says so, and the newer run keeps serving.
+func TestOlderRunNeverReplacesNewer(t *testing.T) {
+	cfg := sampleConfig(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	newer := store.NewRunID(time.Now().Add(time.Hour))
+	if err := st.Publish(ctx, newer, []time.Time{day2}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Backfill(ctx, cfg)
+	if !errors.Is(err, store.ErrSuperseded) || !strings.Contains(err.Error(), "started after this one has published them") {
+		t.Fatalf("Backfill under a newer run = %v, want store.ErrSuperseded and a message that says so", err)
+	}
+	pubs, err := st.Publications(ctx)
+	if err != nil || len(pubs) != 1 || pubs[0].Run != newer {
+		t.Errorf("publications %v (err %v), want only day 2 by the newer run %s", pubs, err, newer)
+	}
+}

@@ -170,8 +170,9 @@ func (s *Store) read(ctx context.Context, text string, params []bigquery.QueryPa
 	}
 }
 
-// served returns, for each published day, the publication that serves it: the newest that
-// lists it. Ordered by day.
+// served returns, for each published day, the publication that serves it: of those that list
+// it, the one of the run that started last (run IDs sort by start time), the newest of that
+// run's. Ordered by day.
 func (s *Store) served(ctx context.Context) ([]store.Publication, error) {
 	type pub struct {
 		store.Publication
@@ -188,7 +189,7 @@ func (s *Store) served(ctx context.Context) ([]store.Publication, error) {
 		if err := it.Next(&r); err != nil {
 			return err
 		}
-		if old, ok := byDay[r.Day.UnixMicro()]; !ok || r.Version > old.version {
+		if old, ok := byDay[r.Day.UnixMicro()]; !ok || r.Run > old.Run || (r.Run == old.Run && r.Version > old.version) {
 			byDay[r.Day.UnixMicro()] = pub{store.Publication{Day: r.Day.UTC(), Run: r.Run, PublishedAt: r.PublishedAt.UTC()}, r.Version}
 		}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/io/views"
 )
 
@@ -116,8 +117,35 @@ func (s *Store) Publish(ctx context.Context, run string, days []time.Time) error
 	if len(days) == 0 {
 		return nil
 	}
+	// The log is append-only: check first (nothing is appended for a superseded run), and
+	// again after, since readers let the later-started run win a race between the two.
+	if err := s.checkServed(ctx, run, utc); err != nil {
+		return wrap("publish", err)
+	}
 	row := &publicationRow{Run: run, Days: utc, PublishedAt: time.Now().UTC(), Version: versions(1)}
-	return wrap("publish", insert(ctx, s, pubTable, []*publicationRow{row}))
+	if err := insert(ctx, s, pubTable, []*publicationRow{row}); err != nil {
+		return wrap("publish", err)
+	}
+	return wrap("publish", s.checkServed(ctx, run, utc))
+}
+
+// checkServed returns store.ErrSuperseded when a run that started after run serves one of
+// days: the publication log is append-only, and readers let the later-started run win.
+func (s *Store) checkServed(ctx context.Context, run string, days []time.Time) error {
+	served, err := s.served(ctx)
+	if err != nil {
+		return err
+	}
+	want := map[int64]bool{}
+	for _, d := range days {
+		want[d.UnixMicro()] = true
+	}
+	for _, p := range served {
+		if want[p.Day.UnixMicro()] && p.Run > run {
+			return fmt.Errorf("day %s: %w (%s)", p.Day.Format(time.DateOnly), store.ErrSuperseded, p.Run)
+		}
+	}
+	return nil
 }
 
 // speedWatermark is the meta row that holds the speed watermark.

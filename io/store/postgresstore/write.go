@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/io/views"
 )
 
@@ -175,12 +176,16 @@ func checkPublish(ctx context.Context, run string, days []time.Time) error {
 	return nil
 }
 
-// publishDay points day at run and deletes the rows of the run it replaces for that day.
+// publishDay points day at run and deletes the rows of the run it replaces for that day, unless
+// a run that started later serves it.
 func publishDay(ctx context.Context, tx pgx.Tx, run string, day, now time.Time) error {
 	var old string
 	err := tx.QueryRow(ctx, `SELECT run FROM publications WHERE day = $1`, day).Scan(&old)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
+	}
+	if old > run {
+		return fmt.Errorf("%w (%s)", store.ErrSuperseded, old)
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO publications (day, run, published_at) VALUES ($1, $2, $3)
 		ON CONFLICT (day) DO UPDATE SET run = excluded.run, published_at = excluded.published_at`,

@@ -31,6 +31,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -87,8 +88,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the store's connections.
+// Close checkpoints the write-ahead log into the database file and truncates it (best effort:
+// a reader in another process may hold it), then closes the store's connections. Without it a
+// WAL written by large backfills stays on disk at its largest size.
 func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		slog.Warn("sqlite store: checkpoint on close", "err", err)
+	}
 	return wrap("close", errors.Join(s.w.Close(), s.r.Close()))
 }
 

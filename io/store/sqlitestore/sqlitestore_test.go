@@ -209,8 +209,14 @@ func TestReopenKeepsData(t *testing.T) {
 	watermark := day1.Add(90 * time.Minute)
 	st := openFile(t, path)
 	write(t, st, rows, watermark)
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("the write-ahead log before Close: %v, %v; want a non-empty file", fi, err)
+	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+		t.Errorf("the write-ahead log holds %d bytes after Close, want it checkpointed and truncated", fi.Size())
 	}
 
 	st = openClosed(t, path)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/io/views"
 )
 
@@ -179,12 +180,16 @@ func checkPublish(ctx context.Context, run string, days []time.Time) error {
 	return nil
 }
 
-// publishDay points day at run and deletes the rows of the run it replaces for that day.
+// publishDay points day at run and deletes the rows of the run it replaces for that day, unless
+// a run that started later serves it.
 func publishDay(ctx context.Context, tx *sql.Tx, run string, day, now int64) error {
 	var old string
 	err := tx.QueryRowContext(ctx, `SELECT run FROM publications WHERE day = ?`, day).Scan(&old)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
+	}
+	if old > run {
+		return fmt.Errorf("%w (%s)", store.ErrSuperseded, old)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO publications (day, run, published_at) VALUES (?, ?, ?)
 		ON CONFLICT (day) DO UPDATE SET run = excluded.run, published_at = excluded.published_at`,

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -125,4 +126,21 @@ func testUpsertSpeedLastWriteWins(t *testing.T, st store.Store) {
 
 	upsertSpeed(t, st, onTime, late) // both panes in one call: the later one wins
 	checkQuery(t, st, speedQuery(views.CategoryActivity, day1, day2), inLayer(views.Speed, news, late))
+}
+
+// testOlderRunNeverReplacesNewer: a run that started earlier (its ID sorts first) cannot take
+// a day from a later one: Publish fails with store.ErrSuperseded and changes nothing, not even
+// the days it could have had; the later run's rows keep serving.
+func testOlderRunNeverReplacesNewer(t *testing.T, st store.Store) {
+	older := []views.Row{pageViews("/a", at(day1, 10, 0), 1, 1), pageViews("/a", at(day2, 10, 0), 2, 1)}
+	newer := []views.Row{pageViews("/a", at(day1, 10, 0), 7, 3)}
+	writeBatch(t, st, "run-20261121T000000.000Z-aaaaaa", older...)
+	writeBatch(t, st, "run-20261121T000001.000Z-000000", newer...)
+	publish(t, st, "run-20261121T000001.000Z-000000", day1)
+	err := st.Publish(t.Context(), "run-20261121T000000.000Z-aaaaaa", []time.Time{day1, day2})
+	if !errors.Is(err, store.ErrSuperseded) {
+		t.Fatalf("Publish of an older run over a newer one = %v, want store.ErrSuperseded", err)
+	}
+	checkQuery(t, st, batchQuery(views.PageViews, day1, day4), inLayer(views.Batch, newer...))
+	checkPublications(t, st, []store.Publication{{Day: day1, Run: "run-20261121T000001.000Z-000000"}})
 }

@@ -33,6 +33,7 @@ var conformanceTests = []struct {
 }{
 	{"BatchInvisibleUntilPublished", testBatchInvisibleUntilPublished},
 	{"RepublishReplacesRun", testRepublishReplacesRun},
+	{"OlderRunNeverReplacesNewer", testOlderRunNeverReplacesNewer},
 	{"HalfWrittenRunNeverServed", testHalfWrittenRunNeverServed},
 	{"WriteBatchIsIdempotent", testWriteBatchIsIdempotent},
 	{"UpsertSpeedLastWriteWins", testUpsertSpeedLastWriteWins},
