@@ -52,7 +52,20 @@ go build -o "$out/bin/streaming" ./pipelines/streaming
 go build -o "$out/bin/batch" ./pipelines/batch
 go build -o "$out/bin/serving" ./serving
 
-echo "== serving API on 127.0.0.1:$port (store $store)"
+# The closed day: yesterday (UTC), or the day before while yesterday's allowed lateness (10 min)
+# is still running. Event time runs from 23:00 of it for 90 minutes, whatever --run_for is.
+day=$(date -u -d '-10 minutes -1 day' +%F)
+next=$(date -u -d "$day + 1 day" +%F)
+speedup=$(((90 * 60 + run_secs - 1) / run_secs))
+source_url="generator://?rate=$rate&dup=0.02&late=0.03&bad=0.01&bots=0.02&users=500&max_late=2m&start=${day}T23:00:00Z&speedup=$speedup"
+from=${day}T23:00:00Z
+to=${next}T00:30:00Z
+echo "== speed layer: the streaming job reads $source_url for $run_for"
+echo "   (event time runs ${speedup}x faster than the clock: $from to about ${next}T00:30:00Z)"
+"$out/bin/streaming" --source="$source_url" --store="$store" --archive="$out/lake" \
+  --deadletter="$out/deadletter" --reference="$reference" --run_for="$run_for" 2>"$out/streaming.log"
+echo "(job log: $out/streaming.log; raw archive: $out/lake; dead letters: $out/deadletter)"
+echo "== serving API on 127.0.0.1:$port (store $store, opened read-only)"
 "$out/bin/serving" --store="$store" --addr="127.0.0.1:$port" 2>"$out/serving.log" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
@@ -77,19 +90,6 @@ get() {
   echo
 }
 
-# The closed day: yesterday (UTC), or the day before while yesterday's allowed lateness (10 min)
-# is still running. Event time runs from 23:00 of it for 90 minutes, whatever --run_for is.
-day=$(date -u -d '-10 minutes -1 day' +%F)
-next=$(date -u -d "$day + 1 day" +%F)
-speedup=$(((90 * 60 + run_secs - 1) / run_secs))
-source_url="generator://?rate=$rate&dup=0.02&late=0.03&bad=0.01&bots=0.02&users=500&max_late=2m&start=${day}T23:00:00Z&speedup=$speedup"
-from=${day}T23:00:00Z
-to=${next}T00:30:00Z
-echo "== speed layer: the streaming job reads $source_url for $run_for"
-echo "   (event time runs ${speedup}x faster than the clock: $from to about ${next}T00:30:00Z)"
-"$out/bin/streaming" --source="$source_url" --store="$store" --archive="$out/lake" \
-  --deadletter="$out/deadletter" --reference="$reference" --run_for="$run_for" 2>"$out/streaming.log"
-echo "(job log: $out/streaming.log; raw archive: $out/lake; dead letters: $out/deadletter)"
 query="/v1/views/country_activity/top?from=$from&to=$to&metric=events&n=5"
 get "/v1/status"
 get "$query"

@@ -147,8 +147,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 		return err
 	}
 	openCtx, cancel := context.WithTimeout(ctx, cfg.storeTimeout)
-	st, err := store.Open(openCtx, cfg.storeURL)
+	st, err := store.OpenReadOnly(openCtx, cfg.storeURL)
 	cancel()
+	if errors.Is(err, store.ErrNotExist) {
+		return fmt.Errorf("%w; serving opens its store read-only and never creates one: check --store, or run a job that writes it first", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/beamline/beamline/io/store"
 )
 
 func TestParseFlagsRejects(t *testing.T) {
@@ -56,18 +60,32 @@ func TestReadToken(t *testing.T) {
 	}
 }
 
-// TestRunServesAndShutsDown starts the server on a real store and port, checks that it answers
-// (with auth), and that cancelling its context shuts it down.
+// TestRunServesAndShutsDown refuses a store that does not exist (creating nothing), then starts
+// the server on a real store and port, checks that it answers (with auth), and that cancelling
+// its context shuts it down.
 func TestRunServesAndShutsDown(t *testing.T) {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := parseFlags([]string{"--store=sqlite://" + filepath.Join(dir, "views.db"), "--addr=127.0.0.1:0", "--auth_token_file=" + tokenFile}, io.Discard)
+	storeURL := "sqlite://" + filepath.Join(dir, "views.db")
+	cfg, err := parseFlags([]string{"--store=" + storeURL, "--addr=127.0.0.1:0", "--auth_token_file=" + tokenFile}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
+	err = run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if !errors.Is(err, store.ErrNotExist) || !strings.Contains(err.Error(), "never creates one: check --store") {
+		t.Fatalf("run on a store that does not exist = %v, want a refusal that says to check --store", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "views.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the refused run created the store file (stat: %v)", err)
+	}
+	st, err := store.Open(context.Background(), storeURL) // as a job would
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -79,8 +79,19 @@ var ErrSuperseded = errors.New("a run that started later serves the day")
 // ErrUnknownScheme is returned by Open for a URL whose scheme no driver registered.
 var ErrUnknownScheme = errors.New("unknown store scheme")
 
+// Options say how a store is opened.
+type Options struct {
+	// ReadOnly opens an existing store for reading only: nothing is created (a store that does
+	// not exist fails with ErrNotExist) and writes fail. The serving API opens its store so.
+	ReadOnly bool
+}
+
+// ErrNotExist is returned by OpenReadOnly for a URL where no store exists (a mistyped path,
+// database or dataset): reading it would serve empty answers.
+var ErrNotExist = errors.New("no view store there")
+
 // Opener opens a store for a parsed URL.
-type Opener func(ctx context.Context, u *url.URL) (Store, error)
+type Opener func(ctx context.Context, u *url.URL, opts Options) (Store, error)
 
 var (
 	mu      sync.RWMutex
@@ -109,9 +120,18 @@ func Schemes() []string {
 	return out
 }
 
-// Open opens the store at rawURL with the driver registered for its scheme. Its errors show the
-// URL without its password.
+// Open opens the store at rawURL with the driver registered for its scheme, creating it if
+// needed. Its errors show the URL without its password.
 func Open(ctx context.Context, rawURL string) (Store, error) {
+	return open(ctx, rawURL, Options{})
+}
+
+// OpenReadOnly opens the existing store at rawURL for reading (see Options.ReadOnly).
+func OpenReadOnly(ctx context.Context, rawURL string) (Store, error) {
+	return open(ctx, rawURL, Options{ReadOnly: true})
+}
+
+func open(ctx context.Context, rawURL string, opts Options) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		var uerr *url.Error
@@ -121,12 +141,12 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		return nil, fmt.Errorf("open store (malformed url, not shown): %w", err)
 	}
 	mu.RLock()
-	open, ok := openers[u.Scheme]
+	opener, ok := openers[u.Scheme]
 	mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("open store %q: %w %q (registered: %s)", u.Redacted(), ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
 	}
-	st, err := open(ctx, u)
+	st, err := opener(ctx, u, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", u.Redacted(), err)
 	}

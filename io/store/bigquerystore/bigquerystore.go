@@ -63,8 +63,9 @@ func init() {
 
 // Store is a view store in a BigQuery dataset. It is safe for concurrent use.
 type Store struct {
-	client  *bigquery.Client
-	dataset *bigquery.Dataset
+	client   *bigquery.Client
+	dataset  *bigquery.Dataset
+	readOnly bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -74,10 +75,13 @@ var (
 	datasetRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 )
 
-func openURL(ctx context.Context, u *url.URL) (store.Store, error) {
+func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Store, error) {
 	project, dataset, err := parse(u)
 	if err != nil {
 		return nil, wrap("open", err)
+	}
+	if opts.ReadOnly {
+		return OpenReadOnly(ctx, project, dataset)
 	}
 	return Open(ctx, project, dataset)
 }
@@ -111,6 +115,22 @@ func Open(ctx context.Context, project, dataset string) (*Store, error) {
 	return s, nil
 }
 
+// OpenReadOnly opens the existing store in dataset of project for reading: it creates nothing,
+// and fails with store.ErrNotExist when the dataset has no publications table; every write
+// fails (give the serving API's credentials read access only as well).
+func OpenReadOnly(ctx context.Context, project, dataset string) (*Store, error) {
+	client, err := bigquery.NewClient(ctx, project, clientOptions()...)
+	if err != nil {
+		return nil, wrap("open "+project+"."+dataset, err)
+	}
+	s := &Store{client: client, dataset: client.Dataset(dataset), readOnly: true}
+	if _, err := s.dataset.Table(pubTable).Metadata(ctx); err != nil {
+		client.Close()
+		return nil, wrap("open "+project+"."+dataset, fmt.Errorf("%w: no publications table (%w)", store.ErrNotExist, err))
+	}
+	return s, nil
+}
+
 // clientOptions points the client at the emulator when BIGQUERY_EMULATOR_HOST is set.
 func clientOptions() []option.ClientOption {
 	host := os.Getenv(EmulatorHostEnv)
@@ -127,6 +147,9 @@ func clientOptions() []option.ClientOption {
 func (s *Store) Close() error {
 	return wrap("close", s.client.Close())
 }
+
+// errReadOnly is returned for a write to a store opened read-only.
+var errReadOnly = errors.New("the store is open read-only")
 
 // errEmptyRun is returned for a batch write or publication without a run ID.
 var errEmptyRun = errors.New("empty run ID")

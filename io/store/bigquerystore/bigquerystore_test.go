@@ -28,3 +28,11 @@ func TestConformance(t *testing.T) {
 		return st
 	})
 }
+
+// TestReadOnly checks OpenReadOnly against the emulator, on a dataset that does not exist yet.
+func TestReadOnly(t *testing.T) {
+	t.Setenv(bigquerystore.EmulatorHostEnv, bqtest.Start(t, project))
+	storetest.RunReadOnlyTests(t, func(t *testing.T) string {
+		return fmt.Sprintf("bigquery://%s/views_%d", project, datasets.Add(1))
+	})
+}

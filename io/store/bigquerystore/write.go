@@ -87,6 +87,9 @@ func checkRows(ctx context.Context, rows []views.Row) error {
 
 // insert streams rows into table, insertChunk at a time.
 func insert[T any](ctx context.Context, s *Store, table string, rows []T) error {
+	if s.readOnly {
+		return errReadOnly
+	}
 	ins := s.dataset.Table(table).Inserter()
 	for len(rows) > 0 {
 		n := min(len(rows), insertChunk)

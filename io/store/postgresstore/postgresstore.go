@@ -70,28 +70,50 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, wrap("open", errors.New("malformed url"))
 	}
-	return open(ctx, u)
+	return open(ctx, u, store.Options{})
 }
 
-func openURL(ctx context.Context, u *url.URL) (store.Store, error) {
-	return open(ctx, u)
+func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Store, error) {
+	return open(ctx, u, opts)
 }
 
-func open(ctx context.Context, u *url.URL) (*Store, error) {
+func open(ctx context.Context, u *url.URL, opts store.Options) (*Store, error) {
 	cfg, schema, err := poolConfig(u)
 	if err != nil {
 		return nil, wrap("open "+u.Redacted(), err)
+	}
+	if opts.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, wrap("open "+u.Redacted(), err)
 	}
 	s := &Store{pool: pool}
+	if opts.ReadOnly {
+		if err := s.checkExists(ctx); err != nil {
+			pool.Close()
+			return nil, wrap("open "+u.Redacted(), err)
+		}
+		return s, nil
+	}
 	if err := s.createSchema(ctx, schema); err != nil {
 		pool.Close()
 		return nil, wrap("create schema in "+u.Redacted(), err)
 	}
 	return s, nil
+}
+
+// checkExists returns store.ErrNotExist unless the store's tables are in its search path.
+func (s *Store) checkExists(ctx context.Context) error {
+	var found bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('publications') IS NOT NULL`).Scan(&found); err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%w: the database holds no view store (no publications table)", store.ErrNotExist)
+	}
+	return nil
 }
 
 // poolConfig parses u without this driver's own parameter, and sets the search path to the

@@ -214,3 +214,8 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+func TestReadOnly(t *testing.T) {
+	srv := pgtest.Shared(t)
+	storetest.RunReadOnlyTests(t, func(t *testing.T) string { return srv.FreshURL(t) })
+}

@@ -63,8 +63,9 @@ func init() {
 
 // Store is a view store in one SQLite file. It is safe for concurrent use.
 type Store struct {
-	w *sql.DB // one connection: this Store's writers queue here instead of in SQLite's busy loop
-	r *sql.DB // read-only pool
+	w        *sql.DB // one connection: this Store's writers queue here instead of in SQLite's busy loop
+	r        *sql.DB // read-only pool
+	readOnly bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -77,7 +78,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, wrap("open", err)
 	}
-	s, err := openPools(path)
+	s, err := openPools(path, false)
 	if err != nil {
 		return nil, wrap("open", err)
 	}
@@ -88,24 +89,51 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close checkpoints the write-ahead log into the database file and truncates it (best effort:
+// Close checkpoints the write-ahead log (unless the store is read-only) into the database file and truncates it (best effort:
 // a reader in another process may hold it), then closes the store's connections. Without it a
 // WAL written by large backfills stays on disk at its largest size.
 func (s *Store) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		slog.Warn("sqlite store: checkpoint on close", "err", err)
+	if !s.readOnly {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			slog.Warn("sqlite store: checkpoint on close", "err", err)
+		}
 	}
 	return wrap("close", errors.Join(s.w.Close(), s.r.Close()))
 }
 
-func openURL(ctx context.Context, u *url.URL) (store.Store, error) {
+func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Store, error) {
 	path, err := pathOf(u)
 	if err != nil {
 		return nil, wrap("open", err)
 	}
+	if opts.ReadOnly {
+		return OpenReadOnly(ctx, path)
+	}
 	return Open(ctx, path)
+}
+
+// OpenReadOnly opens the existing store in the SQLite file at path for reading: it fails with
+// store.ErrNotExist when there is no such file, or when the file holds no view store, and
+// every write fails.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if err := checkPath(path); err != nil {
+		return nil, wrap("open", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, wrap("open", fmt.Errorf("%w: %w", store.ErrNotExist, err))
+	}
+	s, err := openPools(path, true)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'publications'`).Scan(&n); err != nil || n == 0 {
+		s.Close()
+		return nil, wrap("open", fmt.Errorf("%w: %s holds no view store (%v)", store.ErrNotExist, path, err))
+	}
+	return s, nil
 }
 
 // pathOf returns the file named by a sqlite URL: host and path together, so that both
@@ -135,9 +163,13 @@ func checkPath(path string) error {
 	return nil
 }
 
-func openPools(path string) (*Store, error) {
+func openPools(path string, readOnly bool) (*Store, error) {
 	common := fmt.Sprintf("_busy_timeout=%d", busyTimeout.Milliseconds())
-	w, err := sql.Open("sqlite", path+"?"+common+"&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate")
+	writer := "&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
+	if readOnly {
+		writer = "&_query_only=1"
+	}
+	w, err := sql.Open("sqlite", path+"?"+common+writer)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +181,7 @@ func openPools(path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(maxReaders)
 	r.SetMaxIdleConns(maxReaders)
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: r, readOnly: readOnly}, nil
 }
 
 // wrap returns err as "sqlite store: op: err", or nil if err is nil.

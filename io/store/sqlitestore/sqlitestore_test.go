@@ -340,3 +340,9 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+func TestReadOnly(t *testing.T) {
+	storetest.RunReadOnlyTests(t, func(t *testing.T) string {
+		return "sqlite://" + filepath.Join(t.TempDir(), "views.db")
+	})
+}
