@@ -44,6 +44,9 @@ type config struct {
 	stateRefresh    time.Duration
 	cacheEntries    int
 	cacheTTL        time.Duration
+	maxExpensive    int
+	expensiveRange  time.Duration
+	queueWait       time.Duration
 	readTimeout     time.Duration
 	writeTimeout    time.Duration
 	idleTimeout     time.Duration
@@ -81,6 +84,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&cfg.stateRefresh, "state_refresh", api.DefaultStateRefresh, "how often to re-read the batch publications and the speed watermark; 0: on every request")
 	fs.IntVar(&cfg.cacheEntries, "cache_entries", api.DefaultCacheEntries, "response cache size in entries; 0: no cache")
 	fs.DurationVar(&cfg.cacheTTL, "cache_ttl", api.DefaultCacheTTL, "longest time a cached response is served")
+	fs.IntVar(&cfg.maxExpensive, "max_expensive", api.DefaultMaxExpensive, "expensive queries (top/keys over more than --expensive_range, one key over 7 times it) that run at once; the others wait --queue_wait, then get 503")
+	fs.DurationVar(&cfg.expensiveRange, "expensive_range", api.DefaultExpensiveRange, "range of a top or keys query beyond which it is expensive")
+	fs.DurationVar(&cfg.queueWait, "queue_wait", api.DefaultQueueWait, "how long an expensive query waits for a slot before it is shed with 503")
 	fs.DurationVar(&cfg.readTimeout, "read_timeout", 5*time.Second, "HTTP server read timeout (whole request, headers included)")
 	fs.DurationVar(&cfg.writeTimeout, "write_timeout", 15*time.Second, "HTTP server write timeout (from the end of the request headers to the end of the response)")
 	fs.DurationVar(&cfg.idleTimeout, "idle_timeout", 60*time.Second, "HTTP keep-alive idle timeout")
@@ -109,12 +115,14 @@ func (c config) validate() error {
 		name string
 		v    time.Duration
 	}{{"max_range", c.maxRange}, {"store_timeout", c.storeTimeout}, {"cache_ttl", c.cacheTTL},
+		{"expensive_range", c.expensiveRange}, {"queue_wait", c.queueWait},
 		{"read_timeout", c.readTimeout}, {"write_timeout", c.writeTimeout}, {"idle_timeout", c.idleTimeout},
 		{"shutdown_timeout", c.shutdownTimeout}} {
 		check(d.v > 0, "--%s=%s must be positive", d.name, d.v)
 	}
 	check(c.stateRefresh >= 0, "--state_refresh=%s must not be negative", c.stateRefresh)
 	check(c.cacheEntries >= 0, "--cache_entries=%d must not be negative", c.cacheEntries)
+	check(c.maxExpensive > 0, "--max_expensive=%d must be positive", c.maxExpensive)
 	check(c.storeTimeout < c.writeTimeout, "--store_timeout=%s must be shorter than --write_timeout=%s, or answers would be cut off",
 		c.storeTimeout, c.writeTimeout)
 	return errors.Join(errs...)
@@ -157,7 +165,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 	}
 	defer st.Close()
 	opts := &api.Options{AuthToken: token, MaxRange: cfg.maxRange, StoreTimeout: cfg.storeTimeout,
-		StateRefresh: cfg.stateRefresh, CacheEntries: cfg.cacheEntries, CacheTTL: cfg.cacheTTL, Logger: log}
+		StateRefresh: cfg.stateRefresh, CacheEntries: cfg.cacheEntries, CacheTTL: cfg.cacheTTL, Logger: log,
+		MaxExpensive: cfg.maxExpensive, ExpensiveRange: cfg.expensiveRange, QueueWait: cfg.queueWait}
 	if cfg.stateRefresh == 0 {
 		opts.StateRefresh = -1
 	}

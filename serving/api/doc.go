@@ -59,8 +59,17 @@
 // before to, a range over the limit, a misaligned time, an unknown metric or parameter, a repeated
 // or oversized parameter, key over 1 KiB, n outside 1..1000), 401 without the bearer token, 404
 // for an unknown view or path, 405 for a method other than GET, 502 when the store fails, 504 when
-// a store call outlasts Options.StoreTimeout, and 503 when runs keep being published while an
-// answer is read.
+// a store call outlasts Options.StoreTimeout, and 503 with Retry-After when runs keep being
+// published while an answer is read or when an expensive query is shed.
+//
+// # Admission
+//
+// A query over every key of a view (top, keys) whose range is longer than
+// Options.ExpensiveRange, or over one key and seven times that range, is expensive: at most
+// Options.MaxExpensive of them compute at once (queries that share a computation share its
+// slot); the others wait up to Options.QueueWait, then are shed with 503 and Retry-After: 1. So
+// expensive queries cannot hold every store connection past the store timeout, and cheap
+// queries and /healthz are never held back by them.
 //
 // # Caching
 //

@@ -123,7 +123,7 @@ func (s *Server) handleRows(w http.ResponseWriter, r *http.Request, p params) er
 		return err
 	}
 	ck := cacheKey("rows", spec.Name, key, from, to, gran)
-	return s.serve(w, r, ck, func(ctx context.Context, st *state) (any, bool, error) {
+	return s.serve(w, r, ck, s.costOf(from, to, false), func(ctx context.Context, st *state) (any, bool, error) {
 		rows, batchRead, err := s.read(ctx, st, spec.Name, key, from, to)
 		if err != nil {
 			return nil, false, err
@@ -170,7 +170,7 @@ func (s *Server) handleTop(w http.ResponseWriter, r *http.Request, p params) err
 		return err
 	}
 	ck := cacheKey("top", spec.Name, m.Name+"|"+strconv.Itoa(n), from, to, 0)
-	return s.serve(w, r, ck, func(ctx context.Context, st *state) (any, bool, error) {
+	return s.serve(w, r, ck, s.costOf(from, to, true), func(ctx context.Context, st *state) (any, bool, error) {
 		rows, batchRead, err := s.read(ctx, st, spec.Name, "", from, to)
 		if err != nil {
 			return nil, false, err
@@ -190,7 +190,7 @@ func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request, p params) er
 		return err
 	}
 	ck := cacheKey("keys", spec.Name, "", from, to, 0)
-	return s.serve(w, r, ck, func(ctx context.Context, st *state) (any, bool, error) {
+	return s.serve(w, r, ck, s.costOf(from, to, true), func(ctx context.Context, st *state) (any, bool, error) {
 		rows, batchRead, err := s.read(ctx, st, spec.Name, "", from, to)
 		if err != nil {
 			return nil, false, err

@@ -20,6 +20,7 @@ type metrics struct {
 	storeTime *prometheus.HistogramVec
 	cache     *prometheus.CounterVec
 	retries   prometheus.Counter
+	shed      prometheus.Counter
 	cutoff    atomic.Int64 // Unix seconds, 0 when nothing is published
 	watermark atomic.Int64 // Unix milliseconds, 0 when none
 }
@@ -47,6 +48,9 @@ func newMetrics(now func() time.Time) *metrics {
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "beamline_serving_publish_races_total", Help: "Answers recomputed because a batch run was published while they were read.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "beamline_serving_shed_total", Help: "Expensive queries shed with 503 because too many ran at once.",
+		}),
 	}
 	m.cache.WithLabelValues("hit")
 	m.cache.WithLabelValues("miss")
@@ -64,7 +68,7 @@ func newMetrics(now func() time.Time) *metrics {
 		}
 		return 0
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.storeOps, m.storeTime, m.cache, m.retries, cutoff, wm, lag,
+	m.reg.MustRegister(m.requests, m.latency, m.storeOps, m.storeTime, m.cache, m.retries, m.shed, cutoff, wm, lag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -25,7 +25,10 @@ type answer struct {
 // serve writes the answer of compute for the current state, from the cache when it holds one
 // computed against the same publications and speed watermark, no older than the cache TTL.
 // Concurrent misses of one key share one computation.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, reqKey string, compute computeFunc) error {
+//
+// An expensive query (c) computes only once admitted (see admitter); the queries that share
+// its computation share its admission.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, reqKey string, c cost, compute computeFunc) error {
 	st, err := s.state.get(r.Context())
 	if err != nil {
 		return err
@@ -41,6 +44,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, reqKey string, co
 	// store timeout of each of its calls.
 	ctx := context.WithoutCancel(r.Context())
 	v, err, _ := s.flight.Do(key, func() (any, error) {
+		if c == expensive {
+			release, err := s.admit.admit(r.Context())
+			if err != nil {
+				s.metrics.shed.Inc()
+				return nil, err
+			}
+			defer release()
+		}
 		a, err := s.consistent(ctx, st, compute)
 		if err != nil {
 			return nil, err
@@ -88,7 +99,7 @@ func (s *Server) consistent(ctx context.Context, st *state, compute computeFunc)
 		}
 		return answer{body, st}, nil
 	}
-	return answer{}, &apiError{http.StatusServiceUnavailable, "batch runs were published while the answer was read, several times over; retry"}
+	return answer{}, &apiError{code: http.StatusServiceUnavailable, retryAfter: 1, msg: "batch runs were published while the answer was read, several times over; retry"}
 }
 
 func stateKey(reqKey string, st *state) string {

@@ -39,6 +39,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; default time.Now. Tests set it.
 	Now func() time.Time
+	// MaxExpensive bounds the expensive queries that run at once (top and keys over more than
+	// ExpensiveRange, one key over more than 7 times it); the others queue for QueueWait, then
+	// are shed with 503 and Retry-After. Cheap queries and /healthz are never held back.
+	// Default: DefaultMaxExpensive.
+	MaxExpensive int
+	// ExpensiveRange is the range of a query over every key of a view beyond which it is
+	// expensive; default 24 h.
+	ExpensiveRange time.Duration
+	// QueueWait is how long an expensive query waits for a slot; default 250 ms.
+	QueueWait time.Duration
 }
 
 // Defaults for Options.
@@ -48,6 +58,10 @@ const (
 	DefaultStateRefresh = time.Second
 	DefaultCacheEntries = 10000
 	DefaultCacheTTL     = time.Second
+	// DefaultMaxExpensive leaves most of a store's connections (8 for SQLite) to cheap queries.
+	DefaultMaxExpensive   = 2
+	DefaultExpensiveRange = 24 * time.Hour
+	DefaultQueueWait      = 250 * time.Millisecond
 )
 
 // Server answers the serving API from a view store. It is an http.Handler and is safe for
@@ -62,6 +76,7 @@ type Server struct {
 	state   *stateCache
 	cache   *cache
 	flight  singleflight.Group
+	admit   *admitter
 	token   [sha256.Size]byte // SHA-256 of the token, so the comparison takes constant time
 }
 
@@ -73,6 +88,7 @@ func New(st store.Store, opts *Options) *Server {
 	s.metrics = newMetrics(s.now)
 	s.state = &stateCache{srv: s, every: max(o.StateRefresh, 0)}
 	s.cache = newCache(o.CacheEntries, o.CacheTTL)
+	s.admit = newAdmitter(o.MaxExpensive, o.QueueWait)
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.instrument(rt.path, s.guard(rt)))
 	}
@@ -105,6 +121,15 @@ func withDefaults(opts *Options) Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MaxExpensive <= 0 {
+		o.MaxExpensive = DefaultMaxExpensive
+	}
+	if o.ExpensiveRange <= 0 {
+		o.ExpensiveRange = DefaultExpensiveRange
+	}
+	if o.QueueWait <= 0 {
+		o.QueueWait = DefaultQueueWait
 	}
 	return o
 }
@@ -173,20 +198,22 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s; see /openapi.json", r.URL.Path))
 }
 
-// apiError is an error with the HTTP status that reports it.
+// apiError is an error with the HTTP status that reports it, and for a 503 the seconds after
+// which to retry.
 type apiError struct {
-	code int
-	msg  string
+	code       int
+	msg        string
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
-	return &apiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &apiError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
 func notFound(format string, args ...any) error {
-	return &apiError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+	return &apiError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
 }
 
 // errStore marks errors of store calls.
@@ -198,6 +225,9 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
+		if ae.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+		}
 		writeError(w, ae.code, ae.msg)
 	case r.Context().Err() != nil:
 		s.log.Debug("request canceled", "path", r.URL.Path, "err", err)
