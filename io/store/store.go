@@ -40,7 +40,10 @@ type Store interface {
 	// start time (NewRunID): a day already served by a run that started later is not taken
 	// from it, and Publish fails with ErrSuperseded (an older backfill never replaces a newer).
 	Publish(ctx context.Context, run string, days []time.Time) error
-	// UpsertSpeed writes speed-layer rows; a row replaces one with the same view, key and window start.
+	// UpsertSpeed writes speed-layer rows; a row replaces one with the same view, key and window
+	// start unless that one is heavier (views.Row.Weight): a served speed row never goes down,
+	// not even while a restarted job rebuilds its window. Of rows of one call with the same
+	// identity, the heaviest wins (the later of equal ones).
 	UpsertSpeed(ctx context.Context, rows []views.Row) error
 	// Query returns the rows of one layer that match q, ordered by window start, then key.
 	// Batch rows come only from the run published for the day of their window start.

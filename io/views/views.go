@@ -108,6 +108,18 @@ type Row struct {
 	Layer       Layer
 }
 
+// Weight is the sum of r's metrics. Each version of a speed row dominates the earlier ones
+// metric by metric (a window only gains events), so of two versions the later one has the
+// larger weight unless they are equal: stores keep the heaviest version of a speed row, so a
+// served row never goes down, not even while a restarted job rebuilds it.
+func (r Row) Weight() int64 {
+	var w int64
+	for _, v := range r.Metrics {
+		w += v
+	}
+	return w
+}
+
 // Validate reports whether r fits its view's schema: a known view, a window of the view's
 // length that starts on a window boundary, and exactly the view's metrics.
 func (r Row) Validate() error {

@@ -22,10 +22,12 @@
 //
 //   - batch_rows (run, view, key, window_start, window_end, day, metrics, version): writing the
 //     same (run, view, key, window start) again replaces the row at read time.
-//   - speed_rows (view, key, window_start, window_end, metrics, version): the same per
-//     (view, key, window start).
+//   - speed_rows (view, key, window_start, window_end, metrics, version): per (view, key,
+//     window start) the heaviest row (views.Row.Weight) is served, of equal ones the newest, so
+//     a served speed row never goes down.
 //   - publications (run, days, published_at, version): one row per Publish, listing all its
-//     days. A day is served by the run of the newest publication that lists it. Publishing is
+//     days. A day is served by the run that started last (run IDs sort by start time) of the
+//     publications that list it. Publishing is
 //     one single-row insert, so readers see all of its days switch at once. A batch query reads
 //     the publications, then the rows of the runs they name: rows are never changed and a run
 //     is complete before it is published, so that is one snapshot.

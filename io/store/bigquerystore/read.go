@@ -120,19 +120,34 @@ func (s *Store) readRows(ctx context.Context, text string, ps []bigquery.QueryPa
 	return out, err
 }
 
-// newest returns, for each view, key and window start, the row with the highest version, ordered
-// by window start, then key.
+// newest returns, for each view, key and window start, the row that serves: in the batch layer
+// the one with the highest version; in the speed layer the heaviest (views.Row.Weight), of equal
+// ones the highest version, so that a served speed row never goes down (the log is append-only:
+// a lighter version written later, by a job that rebuilds a window, is kept but never served).
+// Ordered by window start, then key.
 func newest(rows []versioned, layer views.Layer) []views.Row {
-	slices.SortFunc(rows, func(a, b versioned) int {
+	type candidate struct {
+		versioned
+		row    views.Row
+		weight int64
+	}
+	cs := make([]candidate, len(rows))
+	for i, r := range rows {
+		cs[i] = candidate{versioned: r, row: toRow(r, layer)}
+		if layer == views.Speed {
+			cs[i].weight = cs[i].row.Weight()
+		}
+	}
+	slices.SortFunc(cs, func(a, b candidate) int {
 		return cmp.Or(a.WindowStart.Compare(b.WindowStart), cmp.Compare(a.Key, b.Key), cmp.Compare(a.View, b.View),
-			cmp.Compare(b.Version, a.Version))
+			cmp.Compare(b.weight, a.weight), cmp.Compare(b.Version, a.Version))
 	})
 	var out []views.Row
-	for i, r := range rows {
-		if i > 0 && same(rows[i-1], r) {
+	for i, c := range cs {
+		if i > 0 && same(cs[i-1].versioned, c.versioned) {
 			continue
 		}
-		out = append(out, toRow(r, layer))
+		out = append(out, c.row)
 	}
 	return out
 }

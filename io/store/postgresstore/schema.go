@@ -26,8 +26,11 @@ var schema = []string{
 		window_start timestamptz NOT NULL,
 		window_end   timestamptz NOT NULL,
 		metrics      jsonb       NOT NULL,
+		weight       bigint      NOT NULL DEFAULT 0,
 		PRIMARY KEY (view, key, window_start)
 	)`,
+	// Stores created before speed rows had a weight: their rows weigh 0 until the next version.
+	`ALTER TABLE speed_rows ADD COLUMN IF NOT EXISTS weight bigint NOT NULL DEFAULT 0`,
 	`CREATE INDEX IF NOT EXISTS speed_rows_by_time ON speed_rows (view, window_start, key)`,
 	`CREATE TABLE IF NOT EXISTS publications (
 		day          timestamptz PRIMARY KEY,

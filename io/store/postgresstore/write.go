@@ -23,12 +23,13 @@ const (
 			AS t(v, k, ws, we, d, m)
 		ON CONFLICT (run, view, key, window_start) DO UPDATE SET
 			window_end = excluded.window_end, day = excluded.day, metrics = excluded.metrics`
-	upsertSpeed = `INSERT INTO speed_rows (view, key, window_start, window_end, metrics)
-		SELECT v, k, ws, we, m::jsonb
-		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[])
-			AS t(v, k, ws, we, m)
+	upsertSpeed = `INSERT INTO speed_rows (view, key, window_start, window_end, metrics, weight)
+		SELECT v, k, ws, we, m::jsonb, w
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::bigint[])
+			AS t(v, k, ws, we, m, w)
 		ON CONFLICT (view, key, window_start) DO UPDATE SET
-			window_end = excluded.window_end, metrics = excluded.metrics`
+			window_end = excluded.window_end, metrics = excluded.metrics, weight = excluded.weight
+			WHERE excluded.weight >= speed_rows.weight`
 )
 
 // errEmptyRun is returned for a batch write or publication without a run ID.
@@ -38,6 +39,7 @@ var errEmptyRun = errors.New("empty run ID")
 type columns struct {
 	view, key, metrics   []string
 	start, end, startDay []time.Time
+	weight               []int64
 }
 
 // WriteBatch writes rows of the unpublished batch run run, in one statement. Writing the same
@@ -53,11 +55,11 @@ func (s *Store) WriteBatch(ctx context.Context, run string, rows []views.Row) er
 }
 
 // UpsertSpeed writes speed-layer rows in one statement; a row replaces one with the same view,
-// key and window start, also later in the same call. Rows must pass views.Row.Validate; their
-// Layer field is ignored.
+// key and window start unless that one is heavier, also within the call (see store.Store).
+// Rows must pass views.Row.Validate; their Layer field is ignored.
 func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
-	return s.writeRows(ctx, "upsert speed", rows, func(c columns) (string, []any) {
-		return upsertSpeed, []any{c.view, c.key, c.start, c.end, c.metrics}
+	return s.writeRows(ctx, "upsert speed", heaviestWins(rows), func(c columns) (string, []any) {
+		return upsertSpeed, []any{c.view, c.key, c.start, c.end, c.metrics, c.weight}
 	})
 }
 
@@ -101,16 +103,30 @@ func keyOf(r views.Row) rowKey { return rowKey{r.View, r.Key, r.WindowStart.Unix
 // lastWins returns rows without those that a later row with the same view, key and window
 // start replaces, in their original order.
 func lastWins(rows []views.Row) []views.Row {
-	last := make(map[rowKey]int, len(rows))
+	return winners(rows, func(_, _ views.Row) bool { return true })
+}
+
+// heaviestWins returns rows without those that another row with the same view, key and window
+// start outweighs (views.Row.Weight; of equal ones the later wins), in their original order.
+func heaviestWins(rows []views.Row) []views.Row {
+	return winners(rows, func(old, later views.Row) bool { return later.Weight() >= old.Weight() })
+}
+
+// winners returns, in their original order, the rows that no other row with the same view, key
+// and window start replaces; replaces says whether a later row replaces an earlier one.
+func winners(rows []views.Row, replaces func(old, later views.Row) bool) []views.Row {
+	best := make(map[rowKey]int, len(rows))
 	for i, r := range rows {
-		last[keyOf(r)] = i
+		if j, ok := best[keyOf(r)]; !ok || replaces(rows[j], r) {
+			best[keyOf(r)] = i
+		}
 	}
-	if len(last) == len(rows) {
+	if len(best) == len(rows) {
 		return rows
 	}
-	out := make([]views.Row, 0, len(last))
+	out := make([]views.Row, 0, len(best))
 	for i, r := range rows {
-		if last[keyOf(r)] == i {
+		if best[keyOf(r)] == i {
 			out = append(out, r)
 		}
 	}
@@ -120,7 +136,7 @@ func lastWins(rows []views.Row) []views.Row {
 func toColumns(rows []views.Row) (columns, error) {
 	n := len(rows)
 	c := columns{view: make([]string, n), key: make([]string, n), metrics: make([]string, n),
-		start: make([]time.Time, n), end: make([]time.Time, n), startDay: make([]time.Time, n)}
+		start: make([]time.Time, n), end: make([]time.Time, n), startDay: make([]time.Time, n), weight: make([]int64, n)}
 	for i, r := range rows {
 		m, err := json.Marshal(r.Metrics)
 		if err != nil {
@@ -128,6 +144,7 @@ func toColumns(rows []views.Row) (columns, error) {
 		}
 		c.view[i], c.key[i], c.metrics[i] = r.View, r.Key, string(m)
 		c.start[i], c.end[i], c.startDay[i] = r.WindowStart.UTC(), r.WindowEnd.UTC(), views.Day(r.WindowStart)
+		c.weight[i] = r.Weight()
 	}
 	return c, nil
 }

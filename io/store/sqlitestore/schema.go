@@ -25,6 +25,7 @@ var schema = []string{
 		window_start INTEGER NOT NULL,
 		window_end   INTEGER NOT NULL,
 		metrics      TEXT    NOT NULL,
+		weight       INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (view, key, window_start)
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS speed_rows_by_time ON speed_rows (view, window_start, key)`,
@@ -46,8 +47,19 @@ func (s *Store) createSchema(ctx context.Context) error {
 				return err
 			}
 		}
-		return nil
+		return addWeight(ctx, tx)
 	})
+}
+
+// addWeight adds the weight column to the speed rows of a store created before it existed
+// (their weight is 0, so the next version of each row replaces it).
+func addWeight(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('speed_rows') WHERE name = 'weight'`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `ALTER TABLE speed_rows ADD COLUMN weight INTEGER NOT NULL DEFAULT 0`)
+	return err
 }
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it if fn succeeds.

@@ -34,11 +34,12 @@ var (
 		cols: 7,
 	}
 	upsertSpeed = upsert{
-		head:  `INSERT INTO speed_rows (view, key, window_start, window_end, metrics) VALUES `,
-		tuple: `(?, ?, ?, ?, ?)`,
+		head:  `INSERT INTO speed_rows (view, key, window_start, window_end, metrics, weight) VALUES `,
+		tuple: `(?, ?, ?, ?, ?, ?)`,
 		tail: ` ON CONFLICT (view, key, window_start) DO UPDATE SET
-			window_end = excluded.window_end, metrics = excluded.metrics`,
-		cols: 5,
+			window_end = excluded.window_end, metrics = excluded.metrics, weight = excluded.weight
+			WHERE excluded.weight >= speed_rows.weight`,
+		cols: 6,
 	}
 )
 
@@ -66,10 +67,11 @@ func (s *Store) WriteBatch(ctx context.Context, run string, rows []views.Row) er
 }
 
 // UpsertSpeed writes speed-layer rows in one transaction; a row replaces one with the same view,
-// key and window start. Rows must pass views.Row.Validate; their Layer field is ignored.
+// key and window start unless that one is heavier (see store.Store). Rows must pass
+// views.Row.Validate; their Layer field is ignored.
 func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
 	return s.writeRows(ctx, "upsert speed", upsertSpeed, rows, func(a []any, r views.Row, m string) []any {
-		return append(a, r.View, r.Key, millis(r.WindowStart), millis(r.WindowEnd), m)
+		return append(a, r.View, r.Key, millis(r.WindowStart), millis(r.WindowEnd), m, r.Weight())
 	})
 }
 

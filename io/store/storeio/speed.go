@@ -77,16 +77,6 @@ func rowID(r views.Row) (string, views.Row) {
 	return r.View + "\x1f" + strconv.FormatInt(r.WindowStart.UnixMilli(), 10) + "\x1f" + r.Key, r
 }
 
-// weight is the sum of a row's metrics: of two versions of a row, the later one has the larger
-// weight unless they are equal.
-func weight(r views.Row) int64 {
-	var w int64
-	for _, v := range r.Metrics {
-		w += v
-	}
-	return w
-}
-
 // speedFn writes the versions of speed rows that are larger than the ones written before.
 type speedFn struct {
 	writeFn
@@ -106,7 +96,7 @@ func (f *speedFn) Setup(ctx context.Context) error {
 }
 
 func (f *speedFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, _ string, row views.Row, _ func(int)) error {
-	w := weight(row)
+	w := row.Weight()
 	old, ok, err := f.Written.Read(sp)
 	if err != nil {
 		return err

@@ -128,6 +128,26 @@ func testUpsertSpeedLastWriteWins(t *testing.T, st store.Store) {
 	checkQuery(t, st, speedQuery(views.CategoryActivity, day1, day2), inLayer(views.Speed, news, late))
 }
 
+// testUpsertSpeedNeverGoesDown: a version lighter than the stored one (a restarted job that
+// rebuilds a window, or a repeated early pane) never replaces it, alone or in one call after a
+// heavier one; an equal one does, and so does a heavier one.
+func testUpsertSpeedNeverGoesDown(t *testing.T, st store.Store) {
+	full := categoryActivity("sports", at(day1, 9, 0), 15, 2)
+	rebuilt := categoryActivity("sports", at(day1, 9, 0), 4, 0)
+	again := categoryActivity("sports", at(day1, 9, 0), 16, 1) // same weight as full
+	more := categoryActivity("sports", at(day1, 9, 0), 20, 2)
+	q := speedQuery(views.CategoryActivity, day1, day2)
+	upsertSpeed(t, st, full)
+	upsertSpeed(t, st, rebuilt)
+	checkQuery(t, st, q, inLayer(views.Speed, full))
+	upsertSpeed(t, st, again)
+	checkQuery(t, st, q, inLayer(views.Speed, again))
+	upsertSpeed(t, st, more, rebuilt)
+	checkQuery(t, st, q, inLayer(views.Speed, more))
+	upsertSpeed(t, st, full)
+	checkQuery(t, st, q, inLayer(views.Speed, more))
+}
+
 // testOlderRunNeverReplacesNewer: a run that started earlier (its ID sorts first) cannot take
 // a day from a later one: Publish fails with store.ErrSuperseded and changes nothing, not even
 // the days it could have had; the later run's rows keep serving.

@@ -37,6 +37,7 @@ var conformanceTests = []struct {
 	{"HalfWrittenRunNeverServed", testHalfWrittenRunNeverServed},
 	{"WriteBatchIsIdempotent", testWriteBatchIsIdempotent},
 	{"UpsertSpeedLastWriteWins", testUpsertSpeedLastWriteWins},
+	{"UpsertSpeedNeverGoesDown", testUpsertSpeedNeverGoesDown},
 	{"QueryFilters", testQueryFilters},
 	{"RowsRoundTripExactly", testRowsRoundTripExactly},
 	{"QueryRejectsUnknownLayer", testQueryRejectsUnknownLayer},
