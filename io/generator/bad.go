@@ -1,6 +1,9 @@
 package generator
 
-import "time"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // Dead-letter reasons, as the pipelines name them.
 const (
@@ -8,6 +11,7 @@ const (
 	reasonMissingField = "missing_field"
 	reasonUnknownType  = "unknown_type"
 	reasonBadTimestamp = "bad_timestamp"
+	reasonInvalidUTF8  = "invalid_utf8"
 )
 
 var (
@@ -85,5 +89,8 @@ func (g *Generator) bad(t, now time.Time) Record {
 	ts, _ := g.timestamp(t)
 	ev.set("ts", str(ts))
 	line, reason := badKinds[g.rng.IntN(len(badKinds))](g, ev)
+	if !utf8.Valid(line) { // checked before anything else (not JSON, or cut inside a character)
+		reason = reasonInvalidUTF8
+	}
 	return Record{Raw: line, EventTime: t.UTC(), Arrival: now, Kind: Bad, Reason: reason}
 }

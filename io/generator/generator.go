@@ -89,8 +89,8 @@ type Record struct {
 	Arrival time.Time
 	// Kind says what the record is.
 	Kind Kind
-	// Reason is the dead-letter reason of a Bad record ("invalid_json", "missing_field",
-	// "unknown_type", "bad_timestamp"); empty for the others.
+	// Reason is the dead-letter reason of a Bad record ("invalid_utf8", "invalid_json",
+	// "missing_field", "unknown_type", "bad_timestamp"); empty for the others.
 	Reason string
 }
 
