@@ -65,13 +65,3 @@ func (c *cache) putLocked(key string, e cacheEntry) {
 	}
 	c.cur[key] = e
 }
-
-// len returns the number of entries held.
-func (c *cache) len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cur) + len(c.prev)
-}

@@ -130,7 +130,9 @@ func minuteContributions(e event.Event, emit func(string, Acc)) {
 		country.Counts[caPosts] = 1
 	}
 	emit(rowKey(views.CountryActivity, minute, e.Country), country)
-	emit(rowKey(views.CategoryActivity, minute, e.Category), Acc{Counts: []int64{1, flagged}})
+	category := Acc{Counts: make([]int64, 2)}
+	category.Counts[catEvents], category.Counts[catFlagged] = 1, flagged
+	emit(rowKey(views.CategoryActivity, minute, e.Category), category)
 }
 
 // bundleSumFn sums the minute contributions of a whole bundle in memory and emits them when

@@ -79,7 +79,7 @@ func ParseURL(u *url.URL) (Params, error) {
 		return Params{}, fmt.Errorf("generator source: scheme %q, want %q", u.Scheme, Scheme)
 	}
 	if u.Host != "" || (u.Path != "" && u.Path != "/") {
-		return Params{}, fmt.Errorf("generator source: unexpected host or path in %q: use generator://?rate=N&...", u.Redacted())
+		return Params{}, fmt.Errorf("generator source: unexpected host or path in %q: use generator://?rate=N (and the other parameters)", u.Redacted())
 	}
 	p := params{q: u.Query()}
 	out := Params{

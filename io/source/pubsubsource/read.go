@@ -242,7 +242,7 @@ func (f *readFn) message(m *pb.ReceivedMessage) source.Message {
 
 // oneLine returns b with line breaks replaced by spaces (which keeps a JSON value valid).
 func oneLine(b []byte) []byte {
-	if bytes.IndexAny(b, "\r\n") < 0 {
+	if !bytes.ContainsAny(b, "\r\n") {
 		return b
 	}
 	out := bytes.ReplaceAll(b, []byte{'\n'}, []byte{' '})
