@@ -5,7 +5,8 @@
 #   --out DIR     where the store, archive, dead letters and logs go (env OUT, default out/demo;
 #                 wiped first)
 #   --port N      port of the serving API on 127.0.0.1 (env PORT, default 8080)
-#   --run_for D   how long the streaming job runs, a Go duration (env RUN_FOR, default 60s)
+#   --run_for D   how long the generated stream lasts at --rate, in seconds or minutes (env
+#                 RUN_FOR, default 60s); the streaming job runs until it has processed all of it
 #   --rate N      generated events per second (env RATE, default 200)
 #
 # The loop: the generator (synthetic clickstream with duplicates, late events, bots and garbage)
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --port) port=$2; shift 2 ;;
     --run_for) run_for=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
-    --help|-h) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --help|-h) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -53,17 +54,19 @@ go build -o "$out/bin/batch" ./pipelines/batch
 go build -o "$out/bin/serving" ./serving
 
 # The closed day: yesterday (UTC), or the day before while yesterday's allowed lateness (10 min)
-# is still running. Event time runs from 23:00 of it for 90 minutes, whatever --run_for is.
+# is still running. Event time runs from 23:00 of it for 90 minutes, whatever --run_for is. The
+# stream is finite (count), so the job processes all of it, its watermark passes the day's close
+# (00:10) however slow the machine, and then the job ends.
 day=$(date -u -d '-10 minutes -1 day' +%F)
 next=$(date -u -d "$day + 1 day" +%F)
 speedup=$(((90 * 60 + run_secs - 1) / run_secs))
-source_url="generator://?rate=$rate&dup=0.02&late=0.03&bad=0.01&bots=0.02&users=500&max_late=2m&start=${day}T23:00:00Z&speedup=$speedup"
+source_url="generator://?rate=$rate&count=$((rate * run_secs))&dup=0.02&late=0.03&bad=0.01&bots=0.02&users=500&max_late=2m&start=${day}T23:00:00Z&speedup=$speedup"
 from=${day}T23:00:00Z
 to=${next}T00:30:00Z
-echo "== speed layer: the streaming job reads $source_url for $run_for"
+echo "== speed layer: the streaming job reads $source_url ($run_for at $rate events/s)"
 echo "   (event time runs ${speedup}x faster than the clock: $from to about ${next}T00:30:00Z)"
 "$out/bin/streaming" --source="$source_url" --store="$store" --archive="$out/lake" \
-  --deadletter="$out/deadletter" --reference="$reference" --run_for="$run_for" 2>"$out/streaming.log"
+  --deadletter="$out/deadletter" --reference="$reference" 2>"$out/streaming.log"
 echo "(job log: $out/streaming.log; raw archive: $out/lake; dead letters: $out/deadletter)"
 echo "== serving API on 127.0.0.1:$port (store $store, opened read-only)"
 "$out/bin/serving" --store="$store" --addr="127.0.0.1:$port" 2>"$out/serving.log" &
