@@ -64,6 +64,14 @@ type Config struct {
 	// MaxCorruptFraction is the fraction of the run's lake bytes that quarantined files may hold
 	// and the run still be published; 0 means DefaultMaxCorruptFraction.
 	MaxCorruptFraction float64
+	// MaxDeadLetterRate refuses to publish a run whose dead letters are more than this fraction
+	// of its records; 0 means DefaultMaxDeadLetterRate.
+	MaxDeadLetterRate float64
+	// MinVolumeRatio refuses to publish a run whose days hold fewer events than this fraction of
+	// the median published day of the week before; 0 means DefaultMinVolumeRatio.
+	MinVolumeRatio float64
+	// ForcePublish, when set, is the logged reason to publish despite failed quality checks.
+	ForcePublish string
 	// AllowOpenDay publishes days that are still open (the views of an open day are partial).
 	AllowOpenDay bool
 	// Now is the clock that decides which days are closed; nil means time.Now.
@@ -109,8 +117,13 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--on_corrupt_file=%q: want fail or quarantine", c.OnCorruptFile))
 	}
-	if c.MaxCorruptFraction < 0 || c.MaxCorruptFraction > 1 {
-		errs = append(errs, fmt.Errorf("--max_corrupt_fraction=%v: want a fraction between 0 and 1 (0: the default %v)", c.MaxCorruptFraction, DefaultMaxCorruptFraction))
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"--max_corrupt_fraction", c.MaxCorruptFraction}, {"--max_deadletter_rate", c.MaxDeadLetterRate}, {"--min_volume_ratio", c.MinVolumeRatio}} {
+		if f.v < 0 || f.v > 1 {
+			errs = append(errs, fmt.Errorf("%s=%v: want a fraction between 0 and 1 (0: the default)", f.name, f.v))
+		}
 	}
 	if c.MaxRecordBytes < 0 {
 		errs = append(errs, fmt.Errorf("--max_record_bytes=%d is negative: give a size in bytes, or 0 for the default %d", c.MaxRecordBytes, event.DefaultMaxRecordBytes))
@@ -146,9 +159,9 @@ func (c Config) scope() scope.Config {
 	return scope.ForDays(c.From, c.To, orDefault(c.DedupeTTL, dedupe.DefaultTTL), aggregate.SessionGap, orDefault(c.Lookahead, DefaultLookahead))
 }
 
-func orDefaultFraction(f float64) float64 {
+func orDefaultFraction(f, def float64) float64 {
 	if f == 0 {
-		return DefaultMaxCorruptFraction
+		return def
 	}
 	return f
 }
@@ -216,7 +229,9 @@ type Report struct {
 	// LakeBytes is the size of the files of the run's days; CorruptFiles of them, holding
 	// CorruptBytes, were quarantined (--on_corrupt_file=quarantine).
 	LakeBytes, CorruptFiles, CorruptBytes int64
-	Elapsed                               time.Duration
+	// Quality is the run's quality report (its gates decide whether it is published).
+	Quality Quality
+	Elapsed time.Duration
 	// NotRun is set when the runner only printed or saved the job (Dataflow's --dry_run or
 	// --template_location): nothing was computed or published.
 	NotRun bool
@@ -314,9 +329,15 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	if lost := rep.Lost(); lost != 0 {
 		return rep, fmt.Errorf("backfill run %s: %d records unaccounted for (read %d); not publishing", run, lost, rep.Read)
 	}
-	if maxLost := orDefaultFraction(cfg.MaxCorruptFraction) * float64(rep.LakeBytes); float64(rep.CorruptBytes) > maxLost {
+	if maxLost := orDefaultFraction(cfg.MaxCorruptFraction, DefaultMaxCorruptFraction) * float64(rep.LakeBytes); float64(rep.CorruptBytes) > maxLost {
 		return rep, fmt.Errorf("backfill run %s: %d corrupt files hold %d of the days' %d bytes (%.2f%%), over --max_corrupt_fraction=%v; not publishing (the files are in the dead letters, reason corrupt_file)",
-			run, rep.CorruptFiles, rep.CorruptBytes, rep.LakeBytes, 100*float64(rep.CorruptBytes)/float64(max(rep.LakeBytes, 1)), orDefaultFraction(cfg.MaxCorruptFraction))
+			run, rep.CorruptFiles, rep.CorruptBytes, rep.LakeBytes, 100*float64(rep.CorruptBytes)/float64(max(rep.LakeBytes, 1)), orDefaultFraction(cfg.MaxCorruptFraction, DefaultMaxCorruptFraction))
+	}
+	if rep.Quality, err = cfg.checkQuality(ctx, st, rep); err != nil {
+		return rep, err
+	}
+	if err := cfg.gate(run, rep.Quality); err != nil {
+		return rep, err
 	}
 	if err := st.Publish(ctx, run, cfg.days()); errors.Is(err, store.ErrSuperseded) {
 		return rep, fmt.Errorf("backfill run %s: not published: a backfill of these days that started after this one has published them (%w); its views stand", run, err)
@@ -416,6 +437,7 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "; %d sessions reach the lookahead and may go on past it", r.SessionsAtHorizon)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, r.Quality)
 	fmt.Fprintf(w, "run %s published: %d files in %s (%.0f events/s)\n", r.Run, r.Files, r.Elapsed.Round(time.Millisecond), float64(r.Read)/max(r.Elapsed.Seconds(), 1e-3))
 }
 

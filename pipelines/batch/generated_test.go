@@ -178,3 +178,49 @@ func TestCorruptFiles(t *testing.T) {
 		t.Fatalf("a refused run published %d rows", len(rows))
 	}
 }
+
+// TestQualityGates backfills a day whose lake is 60% garbage, then one with a tenth of the
+// usual volume, over a store that serves a good run of the sample lake: each is written but
+// refused publication, with the failed check and its figures, and the good run keeps serving;
+// with --force_publish the first is published.
+func TestQualityGates(t *testing.T) {
+	good := sampleConfig(t)
+	good.From = day1
+	if _, err := Backfill(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	served := published(t, good)
+	garbage := func(n int) []generator.Record {
+		recs := generate(generator.Config{Seed: 9, Start: day1, EventsPerSecond: 0.05, Users: 200, BadFraction: 0.6}, n)
+		return recs
+	}
+
+	cfg := good
+	cfg.Lake = filepath.Join(t.TempDir(), "lake")
+	writeLake(t, cfg.Lake, "part-0.jsonl", garbage(3000))
+	rep, err := Backfill(context.Background(), cfg)
+	if err == nil || !regexp.MustCompile(`not published, quality checks failed: dead-letter rate [56]\d\.\d% \(\d+ of 3000 records\) is over --max_deadletter_rate=0.25`).MatchString(err.Error()) {
+		t.Fatalf("Backfill of a 60%% garbage day = %v, want a refusal naming the dead-letter check", err)
+	}
+	if len(rep.Quality.Failed) != 1 || !strings.Contains(rep.Quality.String(), "FAILED: dead-letter rate") {
+		t.Errorf("quality report %q, want the failed dead-letter check", rep.Quality)
+	}
+	if d := cmp.Diff(sortRows(served), sortRows(published(t, cfg))); d != "" {
+		t.Errorf("the refused run changed what is served (-before +after):\n%s", d)
+	}
+
+	cfg.ForcePublish = "known upstream incident INC-42"
+	if _, err := Backfill(context.Background(), cfg); err != nil {
+		t.Fatalf("Backfill with ForcePublish: %v", err)
+	}
+	if d := cmp.Diff(sortRows(served), sortRows(published(t, cfg))); d == "" {
+		t.Error("with ForcePublish the garbage day's run was not published")
+	}
+
+	thin := good
+	thin.From, thin.To, thin.Lake = day2, day2, filepath.Join(t.TempDir(), "lake")
+	writeLake(t, thin.Lake, "part-0.jsonl", generate(generator.Config{Seed: 5, Start: day2, EventsPerSecond: 0.001, Users: 50}, 20))
+	if _, err := Backfill(context.Background(), thin); err == nil || !strings.Contains(err.Error(), "of the 1 published days before, under --min_volume_ratio=0.5") {
+		t.Fatalf("Backfill of a day with a tenth of the volume = %v, want a refusal naming the volume check", err)
+	}
+}

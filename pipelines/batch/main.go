@@ -56,6 +56,9 @@ var (
 	maxRecordFlag = flag.Int("max_record_bytes", event.DefaultMaxRecordBytes, "Records larger than this many bytes are dead-lettered as too_large without being parsed.")
 	corruptFlag   = flag.String("on_corrupt_file", "fail", "What a corrupt lake file (truncated or broken gzip) does: fail (the run, naming the file) or quarantine (skip it, dead-letter it as corrupt_file, publish unless --max_corrupt_fraction is passed).")
 	corruptMax    = flag.Float64("max_corrupt_fraction", DefaultMaxCorruptFraction, "With --on_corrupt_file=quarantine, the fraction of the days' lake bytes that corrupt files may hold and the run still be published.")
+	maxDeadFlag   = flag.Float64("max_deadletter_rate", DefaultMaxDeadLetterRate, "Quality gate: refuse to publish a run whose dead letters are more than this fraction of its records.")
+	minVolumeFlag = flag.Float64("min_volume_ratio", DefaultMinVolumeRatio, "Quality gate: refuse to publish a run whose days hold fewer events than this fraction of the median published day of the week before.")
+	forceFlag     = flag.String("force_publish", "", "Publish despite failed quality checks; the value is the reason, logged with the run.")
 	openDayFlag   = flag.Bool("allow_open_day", false, "Publish days that are still open (their views are partial until a later re-run).")
 )
 
@@ -114,6 +117,7 @@ func config() (Config, error) {
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		DedupeTTL: *ttlFlag, Lookahead: *lookaheadFlag, AllowedLateness: *latenessFlag, AllowOpenDay: *openDayFlag, MaxRecordBytes: *maxRecordFlag,
 		OnCorruptFile: *corruptFlag, MaxCorruptFraction: *corruptMax,
+		MaxDeadLetterRate: *maxDeadFlag, MinVolumeRatio: *minVolumeFlag, ForcePublish: *forceFlag,
 	}
 	var err error
 	if cfg.From, err = parseDay("--from", *fromFlag); err != nil {
