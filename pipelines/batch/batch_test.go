@@ -89,6 +89,17 @@ func flagged(t *testing.T, cfg Config) func(text, userAgent, url string) bool {
 	return m.Flagged(threshold)
 }
 
+// openStore opens the store at url, closed when t ends.
+func openStore(t *testing.T, url string) store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // published reads every batch row of cfg's days back from the store, in the reference's order.
 func published(t *testing.T, cfg Config) []views.Row {
 	t.Helper()
@@ -293,11 +304,7 @@ func TestBadConfigFailsFast(t *testing.T) {
 func TestOpenDayByWatermark(t *testing.T) {
 	cfg := sampleConfig(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, cfg.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, cfg.Store)
 	if err := st.SetSpeedWatermark(ctx, day2.Add(24*time.Hour+5*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -322,16 +329,12 @@ func TestOpenDayByWatermark(t *testing.T) {
 func TestOlderRunNeverReplacesNewer(t *testing.T) {
 	cfg := sampleConfig(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, cfg.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, cfg.Store)
 	newer := store.NewRunID(time.Now().Add(time.Hour))
 	if err := st.Publish(ctx, newer, []time.Time{day2}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Backfill(ctx, cfg)
+	_, err := Backfill(ctx, cfg)
 	if !errors.Is(err, store.ErrSuperseded) || !strings.Contains(err.Error(), "started after this one has published them") {
 		t.Fatalf("Backfill under a newer run = %v, want store.ErrSuperseded and a message that says so", err)
 	}
