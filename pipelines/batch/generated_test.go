@@ -171,7 +171,7 @@ func TestCorruptFiles(t *testing.T) {
 	}
 
 	cfg.Store, cfg.MaxCorruptFraction = "sqlite://"+filepath.Join(t.TempDir(), "v.db"), 1e-6
-	if _, err := Backfill(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "over --max_corrupt_fraction=1e-06; not publishing") {
+	if _, err := Backfill(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "over --max_corrupt_fraction=1e-06 (the files are in the dead letters, reason corrupt_file)") {
 		t.Fatalf("Backfill past the corrupt-bytes threshold = %v, want a refusal", err)
 	}
 	if rows := published(t, cfg); len(rows) != 0 {

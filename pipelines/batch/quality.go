@@ -46,6 +46,10 @@ func (c Config) checkQuality(ctx context.Context, st store.Store, rep Report) (Q
 		q.Failed = append(q.Failed, fmt.Sprintf("dead-letter rate %.1f%% (%d of %d records) is over --max_deadletter_rate=%v",
 			100*q.DeadLetterRate, sum(rep.DeadLettered), rep.Read, maxRate))
 	}
+	if maxLost := orDefaultFraction(c.MaxCorruptFraction, DefaultMaxCorruptFraction); float64(rep.CorruptBytes) > maxLost*float64(rep.LakeBytes) {
+		q.Failed = append(q.Failed, fmt.Sprintf("%d corrupt files hold %d of the days' %d bytes (%.2f%%), over --max_corrupt_fraction=%v (the files are in the dead letters, reason corrupt_file)",
+			rep.CorruptFiles, rep.CorruptBytes, rep.LakeBytes, 100*float64(rep.CorruptBytes)/float64(max(rep.LakeBytes, 1)), maxLost))
+	}
 	volumes, err := c.trailingVolumes(ctx, st)
 	if err != nil {
 		return q, err
