@@ -54,8 +54,38 @@ type Store interface {
 	SetSpeedWatermark(ctx context.Context, t time.Time) error
 	// SpeedWatermark returns the last recorded speed watermark, or the zero time if none.
 	SpeedWatermark(ctx context.Context) (time.Time, error)
+	// Retain deletes what no query needs any more (see Retention) and reclaims the space where
+	// the store can. Every answer of Query is the same before and after, for batch rows; speed
+	// rows are deleted only where a published batch day covers their window.
+	Retain(ctx context.Context, r Retention) (Swept, error)
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Retention says what Store.Retain deletes. A zero time deletes nothing of its kind.
+type Retention struct {
+	// SpeedBefore: speed rows whose window starts before it, on a day that a batch run is
+	// published for, are deleted (the merge serves those windows from the batch layer).
+	SpeedBefore time.Time
+	// UnpublishedBefore: the rows of runs that serve no day and started before it (by their run
+	// ID, see NewRunID; other IDs are never swept) are deleted: failed, refused or replaced
+	// runs.
+	UnpublishedBefore time.Time
+}
+
+// Swept is what Store.Retain deleted.
+type Swept struct {
+	SpeedRows, BatchRows int64
+}
+
+// RunStart returns the start time encoded in a run ID made by NewRunID, and false for other IDs.
+func RunStart(run string) (time.Time, bool) {
+	stamp, _, ok := strings.Cut(strings.TrimPrefix(run, "run-"), "-")
+	if !ok || !strings.HasPrefix(run, "run-") {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T150405.000Z", stamp)
+	return t, err == nil
 }
 
 // Query selects rows of one view and layer whose window starts in [From, To).

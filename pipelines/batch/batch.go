@@ -97,6 +97,9 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	if rep.Views, err = summarize(ctx, st, cfg); err != nil {
 		return rep, err
 	}
+	if rep.Swept, err = st.Retain(ctx, cfg.retention()); err != nil {
+		return rep, fmt.Errorf("backfill run %s: published; then retention failed: %w", run, err)
+	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil
 }

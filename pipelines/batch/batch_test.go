@@ -343,3 +343,31 @@ func TestOlderRunNeverReplacesNewer(t *testing.T) {
 		t.Errorf("publications %v (err %v), want only day 2 by the newer run %s", pubs, err, newer)
 	}
 }
+
+// TestRetentionAfterPublish backfills the sample lake into a store that holds speed rows of both
+// days and a failed run: after publishing, the run deletes the speed rows of the days behind
+// --speed_retention and the failed run's rows, and reports what it deleted.
+func TestRetentionAfterPublish(t *testing.T) {
+	cfg := sampleConfig(t)
+	cfg.SpeedRetention, cfg.UnpublishedGrace = 24*time.Hour, time.Hour
+	st := openStore(t, cfg.Store)
+	speed := []views.Row{
+		{View: views.Sessions, Key: "DE", WindowStart: day1.Add(time.Hour), WindowEnd: day1.Add(2 * time.Hour), Metrics: map[string]int64{"sessions": 1, "events": 2, "duration_s": 3}},
+		{View: views.Sessions, Key: "DE", WindowStart: day2.Add(time.Hour), WindowEnd: day2.Add(2 * time.Hour), Metrics: map[string]int64{"sessions": 1, "events": 2, "duration_s": 3}},
+	}
+	failed := store.NewRunID(time.Now().Add(-2 * time.Hour))
+	if err := errors.Join(st.UpsertSpeed(context.Background(), speed), st.WriteBatch(context.Background(), failed, speed[:1])); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Backfill(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Swept != (store.Swept{SpeedRows: 1, BatchRows: 1}) {
+		t.Errorf("swept %+v, want day 1's speed row and the failed run's row", rep.Swept)
+	}
+	left, err := st.Query(context.Background(), store.Query{View: views.Sessions, Layer: views.Speed, From: day1, To: day2.AddDate(0, 0, 1)})
+	if err != nil || len(left) != 1 || !left[0].WindowStart.Equal(day2.Add(time.Hour)) {
+		t.Errorf("speed rows left %v (err %v), want day 2's only", left, err)
+	}
+}

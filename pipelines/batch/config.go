@@ -56,6 +56,12 @@ type Config struct {
 	MinVolumeRatio float64
 	// ForcePublish, when set, is the logged reason to publish despite failed quality checks.
 	ForcePublish string
+	// SpeedRetention: after publishing, speed rows of published days are deleted once their
+	// window starts this long before the end of the run's last day; 0 deletes none.
+	SpeedRetention time.Duration
+	// UnpublishedGrace: after publishing, the rows of runs that serve no day and started this
+	// long ago are deleted (failed, refused or replaced runs); 0 deletes none.
+	UnpublishedGrace time.Duration
 	// AllowOpenDay publishes days that are still open (the views of an open day are partial).
 	AllowOpenDay bool
 	// Now is the clock that decides which days are closed; nil means time.Now.
@@ -91,7 +97,8 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"--dedupe_ttl", c.DedupeTTL}, {"--lookahead", c.Lookahead}, {"--allowed_lateness", c.AllowedLateness}} {
+	}{{"--dedupe_ttl", c.DedupeTTL}, {"--lookahead", c.Lookahead}, {"--allowed_lateness", c.AllowedLateness},
+		{"--speed_retention", c.SpeedRetention}, {"--unpublished_grace", c.UnpublishedGrace}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s=%s is negative: give a duration such as 24h, or 0 for the default", d.name, d.v))
 		}
@@ -150,6 +157,26 @@ func orDefaultFraction(f, def float64) float64 {
 	return f
 }
 
+// retention is what the run deletes after it has published (see store.Retention).
+func (c Config) retention() store.Retention {
+	var r store.Retention
+	if c.SpeedRetention > 0 {
+		r.SpeedBefore = c.To.AddDate(0, 0, 1).Add(-c.SpeedRetention)
+	}
+	if c.UnpublishedGrace > 0 {
+		r.UnpublishedBefore = c.now().Add(-c.UnpublishedGrace)
+	}
+	return r
+}
+
+// now is the run's clock.
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
 func orDefault(d, def time.Duration) time.Duration {
 	if d == 0 {
 		return def
@@ -163,12 +190,8 @@ func (c Config) checkClosed(ctx context.Context, st store.Store) error {
 	if c.AllowOpenDay {
 		return nil
 	}
-	now := time.Now
-	if c.Now != nil {
-		now = c.Now
-	}
 	closes := c.To.AddDate(0, 0, 1).Add(orDefault(c.AllowedLateness, DefaultAllowedLateness))
-	if t := now(); t.Before(closes) {
+	if t := c.now(); t.Before(closes) {
 		return fmt.Errorf("backfill %s..%s: day %s is still open: it closes at %s (its end plus --allowed_lateness), it is %s now; backfill closed days only, or pass --allow_open_day to publish partial views", day(c.From), day(c.To), day(c.To), closes.Format(time.RFC3339), t.UTC().Format(time.RFC3339))
 	}
 	wm, err := st.SpeedWatermark(ctx)

@@ -59,6 +59,8 @@ var (
 	maxDeadFlag   = flag.Float64("max_deadletter_rate", DefaultMaxDeadLetterRate, "Quality gate: refuse to publish a run whose dead letters are more than this fraction of its records.")
 	minVolumeFlag = flag.Float64("min_volume_ratio", DefaultMinVolumeRatio, "Quality gate: refuse to publish a run whose days hold fewer events than this fraction of the median published day of the week before.")
 	forceFlag     = flag.String("force_publish", "", "Publish despite failed quality checks; the value is the reason, logged with the run.")
+	speedRetFlag  = flag.Duration("speed_retention", 48*time.Hour, "After publishing, delete the speed rows of published days whose windows start this long before the end of the run's last day; 0 keeps them.")
+	graceFlag     = flag.Duration("unpublished_grace", 48*time.Hour, "After publishing, delete the rows of runs that serve no day and started this long ago (failed, refused, replaced runs); 0 keeps them.")
 	openDayFlag   = flag.Bool("allow_open_day", false, "Publish days that are still open (their views are partial until a later re-run).")
 )
 
@@ -117,6 +119,7 @@ func config() (Config, error) {
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		DedupeTTL: *ttlFlag, Lookahead: *lookaheadFlag, AllowedLateness: *latenessFlag, AllowOpenDay: *openDayFlag, MaxRecordBytes: *maxRecordFlag,
 		OnCorruptFile: *corruptFlag, MaxCorruptFraction: *corruptMax,
+		SpeedRetention: *speedRetFlag, UnpublishedGrace: *graceFlag,
 		MaxDeadLetterRate: *maxDeadFlag, MinVolumeRatio: *minVolumeFlag, ForcePublish: *forceFlag,
 	}
 	var err error

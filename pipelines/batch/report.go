@@ -35,6 +35,8 @@ type Report struct {
 	LakeBytes, CorruptFiles, CorruptBytes int64
 	// Quality is the run's quality report (its gates decide whether it is published).
 	Quality Quality
+	// Swept is what retention deleted after the run was published.
+	Swept   store.Swept
 	Elapsed time.Duration
 	// NotRun is set when the runner only printed or saved the job (Dataflow's --dry_run or
 	// --template_location): nothing was computed or published.
@@ -129,6 +131,9 @@ func (r Report) Print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, r.Quality)
+	if r.Swept != (store.Swept{}) {
+		fmt.Fprintf(w, "retention: deleted %d speed rows of published days and %d rows of unpublished runs\n", r.Swept.SpeedRows, r.Swept.BatchRows)
+	}
 	fmt.Fprintf(w, "run %s published: %d files in %s (%.0f events/s)\n", r.Run, r.Files, r.Elapsed.Round(time.Millisecond), float64(r.Read)/max(r.Elapsed.Seconds(), 1e-3))
 }
 

@@ -7,6 +7,9 @@ import (
 
 // schema is idempotent: every statement may run against an existing store.
 var schema = []string{
+	// Before the first table only: a new store gives the pages that Retain frees back to the
+	// file system (a no-op on an existing store).
+	`PRAGMA auto_vacuum = INCREMENTAL`,
 	`CREATE TABLE IF NOT EXISTS batch_rows (
 		run          TEXT    NOT NULL,
 		view         TEXT    NOT NULL,

@@ -34,6 +34,7 @@ var conformanceTests = []struct {
 	{"BatchInvisibleUntilPublished", testBatchInvisibleUntilPublished},
 	{"RepublishReplacesRun", testRepublishReplacesRun},
 	{"OlderRunNeverReplacesNewer", testOlderRunNeverReplacesNewer},
+	{"Retain", testRetain},
 	{"HalfWrittenRunNeverServed", testHalfWrittenRunNeverServed},
 	{"WriteBatchIsIdempotent", testWriteBatchIsIdempotent},
 	{"UpsertSpeedLastWriteWins", testUpsertSpeedLastWriteWins},
