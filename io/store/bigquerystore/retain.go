@@ -12,10 +12,12 @@ import (
 const (
 	countSpeed = `SELECT COUNT(*) FROM speed_rows WHERE window_start < @before
 		AND TIMESTAMP_TRUNC(window_start, DAY) IN (SELECT day FROM publications, UNNEST(days) AS day)`
-	deleteSpeed = `DELETE FROM speed_rows WHERE window_start < @before
-		AND TIMESTAMP_TRUNC(window_start, DAY) IN (SELECT day FROM publications, UNNEST(days) AS day)`
+	// DML names its tables in full: the emulator's DELETE does not resolve them in the default
+	// dataset.
+	deleteSpeed = "DELETE FROM `%[1]s.speed_rows` WHERE window_start < @before" +
+		" AND TIMESTAMP_TRUNC(window_start, DAY) IN (SELECT day FROM `%[1]s.publications`, UNNEST(days) AS day)"
 	selectRuns = `SELECT run, COUNT(*) AS n FROM batch_rows GROUP BY run`
-	deleteRun  = `DELETE FROM batch_rows WHERE run = @run`
+	deleteRun  = "DELETE FROM `%[1]s.batch_rows` WHERE run = @run"
 )
 
 // Retain deletes the speed rows and unpublished runs that r names (see store.Store) with DML
@@ -89,9 +91,10 @@ func (s *Store) sweepRuns(ctx context.Context, r store.Retention) (int64, error)
 	return swept, nil
 }
 
-// exec runs the DML statement text with params in the store's dataset and waits for it.
+// exec runs the DML statement text, its tables qualified with the store's dataset (%[1]s), with
+// params, and waits for it.
 func (s *Store) exec(ctx context.Context, text string, params []bigquery.QueryParameter) error {
-	q := s.client.Query(text)
+	q := s.client.Query(fmt.Sprintf(text, s.dataset.ProjectID+"."+s.dataset.DatasetID))
 	q.DefaultProjectID, q.DefaultDatasetID = s.dataset.ProjectID, s.dataset.DatasetID
 	q.Parameters = params
 	job, err := q.Run(ctx)
