@@ -62,27 +62,12 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 			return Report{}, fmt.Errorf("backfill: --model: %w", err)
 		}
 	}
-	run := store.NewRunID(time.Now())
-	slog.Info("backfill: starting", "run", run, "from", day(cfg.From), "to", day(cfg.To), "files", len(files))
-
-	p, s := beam.NewPipelineWithRoot()
-	Build(s, cfg, run, prefixes, files)
-	res, err := beamx.RunWithMetrics(ctx, p)
-	if err != nil {
-		if file, why, ok := corruptFile(err); ok {
-			return Report{}, fmt.Errorf("backfill run %s: corrupt lake file %s: %s (pass --on_corrupt_file=quarantine to skip such files)", run, file, why)
-		}
-		return Report{}, fmt.Errorf("backfill run %s: pipeline: %w", run, err)
+	rep, err := cfg.compute(ctx, prefixes, files)
+	if err != nil || rep.NotRun {
+		rep.Elapsed = time.Since(start)
+		return rep, err
 	}
-	if res == nil {
-		slog.Warn("backfill: the runner did not run the pipeline (dry run or template); not publishing", "run", run)
-		return Report{Run: run, Files: len(files), NotRun: true, Elapsed: time.Since(start)}, nil
-	}
-	rep := report(res)
-	rep.Run, rep.Files = run, len(files)
-	if lost := rep.Lost(); lost != 0 {
-		return rep, fmt.Errorf("backfill run %s: %d records unaccounted for (read %d); not publishing", run, lost, rep.Read)
-	}
+	run := rep.Run
 	if rep.Quality, err = cfg.checkQuality(ctx, st, rep); err != nil {
 		return rep, err
 	}
@@ -160,4 +145,43 @@ func (c Config) listFiles(ctx context.Context) ([]string, error) {
 	}
 	slog.Info("backfill: listed the lake", "partitions", day(first)+".."+day(last), "files", len(files), "of_own_days", own)
 	return files, nil
+}
+
+// compute runs the pipeline as a new run and returns its report, once more when its counters do
+// not balance. Prism (v2.77) can lose a counter update: a bundle that reports a counter the
+// runner has not seen yet parks the value by the counter's short ID until the SDK names it,
+// and a second bundle that does the same before then overwrites it (jobservices/metrics.go,
+// unprocessedPayloads). Measured once in a loaded test run: 1,418 of 3,553 records were
+// unaccounted for, and the same backfill balanced on the next run. A second imbalance is an
+// error: the run is never published on counts that do not balance.
+func (c Config) compute(ctx context.Context, prefixes []enrich.Prefix, files []string) (Report, error) {
+	for attempt := 1; ; attempt++ {
+		run := store.NewRunID(time.Now())
+		slog.Info("backfill: starting", "run", run, "from", day(c.From), "to", day(c.To), "files", len(files))
+		p, s := beam.NewPipelineWithRoot()
+		Build(s, c, run, prefixes, files)
+		res, err := beamx.RunWithMetrics(ctx, p)
+		if err != nil {
+			if file, why, ok := corruptFile(err); ok {
+				return Report{}, fmt.Errorf("backfill run %s: corrupt lake file %s: %s (pass --on_corrupt_file=quarantine to skip such files)", run, file, why)
+			}
+			return Report{}, fmt.Errorf("backfill run %s: pipeline: %w", run, err)
+		}
+		if res == nil {
+			slog.Warn("backfill: the runner did not run the pipeline (dry run or template); not publishing", "run", run)
+			return Report{Run: run, Files: len(files), NotRun: true}, nil
+		}
+		rep := report(res)
+		rep.Run, rep.Files = run, len(files)
+		lost := rep.Lost()
+		switch {
+		case lost == 0:
+			return rep, nil
+		case attempt == 1:
+			slog.Warn("backfill: the run's counters do not balance; running it again (Prism can lose a counter update, see Config.compute); the first run stays unpublished",
+				"run", run, "unaccounted", lost, "read", rep.Read)
+		default:
+			return rep, fmt.Errorf("backfill run %s: %d records unaccounted for (read %d), as in the run before it; not publishing", run, lost, rep.Read)
+		}
+	}
 }
