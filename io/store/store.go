@@ -54,6 +54,11 @@ type Store interface {
 	SetSpeedWatermark(ctx context.Context, t time.Time) error
 	// SpeedWatermark returns the last recorded speed watermark, or the zero time if none.
 	SpeedWatermark(ctx context.Context) (time.Time, error)
+	// RecordRun writes the history of a batch run, replacing what was recorded for its ID.
+	RecordRun(ctx context.Context, r RunInfo) error
+	// Runs returns the recorded batch runs, the newest first (by run ID). A published run that
+	// serves none of its days any more is reported as RunReplaced (see MarkReplaced).
+	Runs(ctx context.Context) ([]RunInfo, error)
 	// Retain deletes what no query needs any more (see Retention) and reclaims the space where
 	// the store can. Every answer of Query is the same before and after, for batch rows; speed
 	// rows are deleted only where a published batch day covers their window.
@@ -71,6 +76,44 @@ type Retention struct {
 	// ID, see NewRunID; other IDs are never swept) are deleted: failed, refused or replaced
 	// runs.
 	UnpublishedBefore time.Time
+}
+
+// RunInfo is the history of one batch run.
+type RunInfo struct {
+	Run  string
+	Days []time.Time
+	// Status is one of RunRunning, RunPublished, RunReplaced, RunRejected, RunFailed.
+	Status string
+	// Started and Ended bound the run; Ended is zero while it runs.
+	Started, Ended time.Time
+	// Report is the run's report as a JSON object (conservation counts, quality report, the
+	// reason it failed or was refused); empty while it runs.
+	Report string
+}
+
+// Batch run statuses.
+const (
+	RunRunning   = "running"
+	RunPublished = "published"
+	RunReplaced  = "replaced"
+	RunRejected  = "rejected"
+	RunFailed    = "failed"
+)
+
+// MarkReplaced sets the status of each published run of runs that serves none of its days in
+// pubs to RunReplaced, and sorts runs newest first. Drivers call it from Runs.
+func MarkReplaced(runs []RunInfo, pubs []Publication) []RunInfo {
+	serving := map[string]bool{}
+	for _, p := range pubs {
+		serving[p.Run] = true
+	}
+	for i := range runs {
+		if runs[i].Status == RunPublished && !serving[runs[i].Run] {
+			runs[i].Status = RunReplaced
+		}
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].Run > runs[j].Run })
+	return runs
 }
 
 // Swept is what Store.Retain deleted.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,28 +63,15 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 			return Report{}, fmt.Errorf("backfill: --model: %w", err)
 		}
 	}
-	rep, err := cfg.compute(ctx, prefixes, files)
+	rep, err := cfg.compute(ctx, st, prefixes, files)
 	if err != nil || rep.NotRun {
 		rep.Elapsed = time.Since(start)
 		return rep, err
 	}
-	run := rep.Run
-	if rep.Quality, err = cfg.checkQuality(ctx, st, rep); err != nil {
+	status, err := cfg.publish(ctx, st, &rep)
+	cfg.record(ctx, st, rep, status, err)
+	if err != nil {
 		return rep, err
-	}
-	if err := cfg.gate(run, rep.Quality); err != nil {
-		return rep, err
-	}
-	if err := st.Publish(ctx, run, cfg.days()); errors.Is(err, store.ErrSuperseded) {
-		return rep, fmt.Errorf("backfill run %s: not published: a backfill of these days that started after this one has published them (%w); its views stand", run, err)
-	} else if err != nil {
-		return rep, fmt.Errorf("backfill run %s: %w", run, err)
-	}
-	if rep.Views, err = summarize(ctx, st, cfg); err != nil {
-		return rep, err
-	}
-	if rep.Swept, err = st.Retain(ctx, cfg.retention()); err != nil {
-		return rep, fmt.Errorf("backfill run %s: published; then retention failed: %w", run, err)
 	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil
@@ -154,34 +142,90 @@ func (c Config) listFiles(ctx context.Context) ([]string, error) {
 // unprocessedPayloads). Measured once in a loaded test run: 1,418 of 3,553 records were
 // unaccounted for, and the same backfill balanced on the next run. A second imbalance is an
 // error: the run is never published on counts that do not balance.
-func (c Config) compute(ctx context.Context, prefixes []enrich.Prefix, files []string) (Report, error) {
+func (c Config) compute(ctx context.Context, st store.Store, prefixes []enrich.Prefix, files []string) (Report, error) {
 	for attempt := 1; ; attempt++ {
-		run := store.NewRunID(time.Now())
+		started := time.Now()
+		run := store.NewRunID(started)
+		c.record(ctx, st, Report{Run: run, Started: started}, store.RunRunning, nil)
 		slog.Info("backfill: starting", "run", run, "from", day(c.From), "to", day(c.To), "files", len(files))
 		p, s := beam.NewPipelineWithRoot()
 		Build(s, c, run, prefixes, files)
 		res, err := beamx.RunWithMetrics(ctx, p)
 		if err != nil {
 			if file, why, ok := corruptFile(err); ok {
-				return Report{}, fmt.Errorf("backfill run %s: corrupt lake file %s: %s (pass --on_corrupt_file=quarantine to skip such files)", run, file, why)
+				err = fmt.Errorf("backfill run %s: corrupt lake file %s: %s (pass --on_corrupt_file=quarantine to skip such files)", run, file, why)
+			} else {
+				err = fmt.Errorf("backfill run %s: pipeline: %w", run, err)
 			}
-			return Report{}, fmt.Errorf("backfill run %s: pipeline: %w", run, err)
+			c.record(ctx, st, Report{Run: run, Started: started}, store.RunFailed, err)
+			return Report{}, err
 		}
 		if res == nil {
 			slog.Warn("backfill: the runner did not run the pipeline (dry run or template); not publishing", "run", run)
 			return Report{Run: run, Files: len(files), NotRun: true}, nil
 		}
 		rep := report(res)
-		rep.Run, rep.Files = run, len(files)
+		rep.Run, rep.Files, rep.Started = run, len(files), started
 		lost := rep.Lost()
-		switch {
-		case lost == 0:
+		if lost == 0 {
 			return rep, nil
-		case attempt == 1:
-			slog.Warn("backfill: the run's counters do not balance; running it again (Prism can lose a counter update, see Config.compute); the first run stays unpublished",
-				"run", run, "unaccounted", lost, "read", rep.Read)
-		default:
-			return rep, fmt.Errorf("backfill run %s: %d records unaccounted for (read %d), as in the run before it; not publishing", run, lost, rep.Read)
 		}
+		err = fmt.Errorf("backfill run %s: %d records unaccounted for (read %d); not publishing", run, lost, rep.Read)
+		c.record(ctx, st, rep, store.RunFailed, err)
+		if attempt > 1 {
+			return rep, err
+		}
+		slog.Warn("backfill: the run's counters do not balance; running it again (Prism can lose a counter update, see Config.compute); the first run stays unpublished",
+			"run", run, "unaccounted", lost, "read", rep.Read)
+	}
+}
+
+// publish checks rep's quality and publishes its run, then applies retention. It returns the
+// run's status: published, or rejected (a quality check failed, or a run that started later
+// serves its days) with the reason as the error, or failed.
+func (c Config) publish(ctx context.Context, st store.Store, rep *Report) (string, error) {
+	run := rep.Run
+	var err error
+	if rep.Quality, err = c.checkQuality(ctx, st, *rep); err != nil {
+		return store.RunFailed, err
+	}
+	if err := c.gate(run, rep.Quality); err != nil {
+		return store.RunRejected, err
+	}
+	if err := st.Publish(ctx, run, c.days()); errors.Is(err, store.ErrSuperseded) {
+		return store.RunRejected, fmt.Errorf("backfill run %s: not published: a backfill of these days that started after this one has published them (%w); its views stand", run, err)
+	} else if err != nil {
+		return store.RunFailed, fmt.Errorf("backfill run %s: %w", run, err)
+	}
+	if rep.Views, err = summarize(ctx, st, c); err != nil {
+		return store.RunPublished, err
+	}
+	if rep.Swept, err = st.Retain(ctx, c.retention()); err != nil {
+		return store.RunPublished, fmt.Errorf("backfill run %s: published; then retention failed: %w", run, err)
+	}
+	return store.RunPublished, nil
+}
+
+// record writes the run's history to the store (store.RunInfo): its days, status, times and
+// report, with the error that ended it. A failure to record is logged, never fatal.
+func (c Config) record(ctx context.Context, st store.Store, rep Report, status string, cause error) {
+	info := store.RunInfo{Run: rep.Run, Days: c.days(), Status: status, Started: rep.Started}
+	if status != store.RunRunning {
+		info.Ended = time.Now()
+		detail := struct {
+			Report
+			Error string `json:",omitempty"`
+		}{Report: rep}
+		if cause != nil {
+			detail.Error = cause.Error()
+		}
+		b, err := json.Marshal(detail)
+		if err != nil {
+			slog.Warn("backfill: encode the run's report", "run", rep.Run, "err", err)
+		}
+		info.Report = string(b)
+	}
+	if err := st.RecordRun(ctx, info); err != nil {
+		slog.Warn("backfill: could not record the run's history", "run", rep.Run, "status", status, "err", err)
 	}
 }

@@ -217,6 +217,19 @@ func TestQualityGates(t *testing.T) {
 		t.Error("with ForcePublish the garbage day's run was not published")
 	}
 
+	runs, err := openStore(t, cfg.Store).Runs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []string
+	for _, r := range runs {
+		statuses = append(statuses, r.Status)
+	}
+	if d := cmp.Diff([]string{"published", "rejected", "replaced"}, statuses); d != "" || !strings.Contains(runs[1].Report, "dead-letter rate") ||
+		runs[0].Ended.Before(runs[0].Started) || len(runs[0].Days) != 2 {
+		t.Errorf("run history (newest first) %+v: statuses (-want +got):\n%s; want the refused run's report to name its check", runs, d)
+	}
+
 	thin := good
 	thin.From, thin.To, thin.Lake = day2, day2, filepath.Join(t.TempDir(), "lake")
 	writeLake(t, thin.Lake, "part-0.jsonl", generate(generator.Config{Seed: 5, Start: day2, EventsPerSecond: 0.001, Users: 50}, 20))

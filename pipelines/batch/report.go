@@ -19,6 +19,7 @@ import (
 // Report is what a backfill did.
 type Report struct {
 	Run          string
+	Started      time.Time
 	Files        int
 	Read         int64
 	Processed    int64

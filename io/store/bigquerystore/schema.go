@@ -36,6 +36,15 @@ type (
 		PublishedAt time.Time   `bigquery:"published_at"`
 		Version     int64       `bigquery:"version"`
 	}
+	runRow struct {
+		Run     string `bigquery:"run"`
+		Days    string `bigquery:"days"` // JSON array of times: the emulator cannot read an array column back
+		Status  string `bigquery:"status"`
+		Started int64  `bigquery:"started_us"` // Unix microseconds; 0: none
+		Ended   int64  `bigquery:"ended_us"`
+		Report  string `bigquery:"report"`
+		Version int64  `bigquery:"version"`
+	}
 	metaRow struct {
 		Name    string    `bigquery:"name"`
 		Value   time.Time `bigquery:"value"`
@@ -49,6 +58,7 @@ const (
 	speedTable = "speed_rows"
 	pubTable   = "publications"
 	metaTable  = "meta"
+	runsTable  = "batch_runs"
 )
 
 var tables = []struct {
@@ -59,6 +69,7 @@ var tables = []struct {
 	{speedTable, speedRow{}},
 	{pubTable, publicationRow{}},
 	{metaTable, metaRow{}},
+	{runsTable, runRow{}},
 }
 
 // createTables creates the dataset and tables that are missing. It creates only what it did not

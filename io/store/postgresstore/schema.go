@@ -37,6 +37,14 @@ var schema = []string{
 		run          text COLLATE "C" NOT NULL,
 		published_at timestamptz NOT NULL
 	)`,
+	`CREATE TABLE IF NOT EXISTS runs (
+		run     text COLLATE "C" PRIMARY KEY,
+		days    timestamptz[] NOT NULL,
+		status  text        NOT NULL,
+		started timestamptz,
+		ended   timestamptz,
+		report  text        NOT NULL
+	)`,
 	`CREATE TABLE IF NOT EXISTS meta (
 		name  text PRIMARY KEY,
 		value timestamptz NOT NULL

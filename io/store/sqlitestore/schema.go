@@ -37,6 +37,14 @@ var schema = []string{
 		run          TEXT    NOT NULL,
 		published_at INTEGER NOT NULL
 	)`,
+	`CREATE TABLE IF NOT EXISTS runs (
+		run     TEXT    PRIMARY KEY,
+		days    TEXT    NOT NULL,
+		status  TEXT    NOT NULL,
+		started INTEGER NOT NULL,
+		ended   INTEGER NOT NULL,
+		report  TEXT    NOT NULL
+	)`,
 	`CREATE TABLE IF NOT EXISTS meta (
 		name  TEXT PRIMARY KEY,
 		value INTEGER NOT NULL

@@ -35,6 +35,7 @@ var conformanceTests = []struct {
 	{"RepublishReplacesRun", testRepublishReplacesRun},
 	{"OlderRunNeverReplacesNewer", testOlderRunNeverReplacesNewer},
 	{"Retain", testRetain},
+	{"Runs", testRuns},
 	{"HalfWrittenRunNeverServed", testHalfWrittenRunNeverServed},
 	{"WriteBatchIsIdempotent", testWriteBatchIsIdempotent},
 	{"UpsertSpeedLastWriteWins", testUpsertSpeedLastWriteWins},
