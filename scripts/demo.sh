@@ -110,5 +110,7 @@ echo "== the same query across the batch cutoff (${next}T00:00:00Z): windows bef
 echo "   from the batch layer, later ones still from the speed layer"
 get "/v1/status"
 get "$query"
+echo "== the batch runs the store has recorded (GET /v1/runs/{run} adds each one's report)"
+get "/v1/runs"
 echo "== done: the store is $out/views.db; run the API yourself with:"
 echo "   go run ./serving --store=$store --addr=127.0.0.1:$port"

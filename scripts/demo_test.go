@@ -42,8 +42,11 @@ func TestDemo(t *testing.T) {
 	}
 
 	answers := apiAnswers(t, r.stdout)
-	if len(answers) != 4 {
-		t.Fatalf("want 4 API answers (status and top, before and after the backfill), got %d:\n%s", len(answers), r.stdout)
+	if len(answers) != 5 {
+		t.Fatalf("want 5 API answers (status and top, before and after the backfill, then the runs), got %d:\n%s", len(answers), r.stdout)
+	}
+	if runs, _ := answers[4]["runs"].([]any); len(runs) != 1 || runs[0].(map[string]any)["status"] != "published" {
+		t.Errorf("GET /v1/runs after the demo = %v, want its one published run", answers[4])
 	}
 	before, after := answers[0]["batch_cutoff"], answers[2]["batch_cutoff"]
 	if want := time.Now().UTC().Add(-10 * time.Minute).Truncate(24 * time.Hour).Format(time.RFC3339); before != nil || after != want {

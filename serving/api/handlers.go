@@ -28,6 +28,8 @@ var routes = []*route{
 	{pattern: "GET /v1/views/{view}/top", params: []string{"from", "to", "metric", "n"}, handle: (*Server).handleTop},
 	{pattern: "GET /v1/views/{view}/keys", params: []string{"from", "to"}, handle: (*Server).handleKeys},
 	{pattern: "GET /v1/status", handle: (*Server).handleStatus},
+	{pattern: "GET /v1/runs", handle: (*Server).handleRuns},
+	{pattern: "GET /v1/runs/{run}", handle: (*Server).handleRun},
 	{pattern: "GET /healthz", open: true, handle: (*Server).handleHealth},
 	{pattern: "GET /metrics", handle: (*Server).handleMetrics},
 	{pattern: "GET /openapi.json", handle: (*Server).handleOpenAPI},

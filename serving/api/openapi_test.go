@@ -141,6 +141,8 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 		"StatusResponse": reflect.TypeFor[statusResponse](),
 		"Row":            reflect.TypeFor[rowJSON](),
 		"LayerSpan":      reflect.TypeFor[layerSpan](),
+		"RunList":        reflect.TypeFor[runList](),
+		"Run":            reflect.TypeFor[batchRunJSON](),
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {
