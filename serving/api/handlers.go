@@ -24,6 +24,7 @@ type route struct {
 }
 
 var routes = []*route{
+	{pattern: "GET /v1/views", handle: (*Server).handleCatalog},
 	{pattern: "GET /v1/views/{view}", params: []string{"key", "from", "to", "granularity"}, handle: (*Server).handleRows},
 	{pattern: "GET /v1/views/{view}/top", params: []string{"from", "to", "metric", "n"}, handle: (*Server).handleTop},
 	{pattern: "GET /v1/views/{view}/keys", params: []string{"from", "to"}, handle: (*Server).handleKeys},

@@ -135,14 +135,16 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for name, typ := range map[string]reflect.Type{
-		"RowsResponse":   reflect.TypeFor[rowsResponse](),
-		"TopResponse":    reflect.TypeFor[topResponse](),
-		"KeysResponse":   reflect.TypeFor[keysResponse](),
-		"StatusResponse": reflect.TypeFor[statusResponse](),
-		"Row":            reflect.TypeFor[rowJSON](),
-		"LayerSpan":      reflect.TypeFor[layerSpan](),
-		"RunList":        reflect.TypeFor[runList](),
-		"Run":            reflect.TypeFor[batchRunJSON](),
+		"RowsResponse":    reflect.TypeFor[rowsResponse](),
+		"TopResponse":     reflect.TypeFor[topResponse](),
+		"KeysResponse":    reflect.TypeFor[keysResponse](),
+		"StatusResponse":  reflect.TypeFor[statusResponse](),
+		"Row":             reflect.TypeFor[rowJSON](),
+		"LayerSpan":       reflect.TypeFor[layerSpan](),
+		"RunList":         reflect.TypeFor[runList](),
+		"CatalogResponse": reflect.TypeFor[catalogResponse](),
+		"CatalogView":     reflect.TypeFor[catalogView](),
+		"Run":             reflect.TypeFor[batchRunJSON](),
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {
