@@ -98,6 +98,7 @@ var (
 	countriesFlag = flag.String("countries", "", "Comma-separated monitored countries; empty monitors all.")
 	botsFlag      = flag.String("bot_patterns", strings.Join(filter.DefaultBotPatterns, ","), "Comma-separated user-agent substrings that mark bots (case-insensitive); empty disables.")
 	blockedFlag   = flag.String("blocked_users", "", "Comma-separated user IDs whose events are filtered.")
+	metricsFlag   = flag.String("metrics_addr", "", "Serve the job's counters as Prometheus metrics at http://ADDR/metrics while it runs (host:port; Prism and Flink).")
 	maxRecordFlag = flag.Int("max_record_bytes", event.DefaultMaxRecordBytes, "Records larger than this many bytes are dead-lettered as too_large without being parsed.")
 	modelFlag     = flag.String("model", "", "ML model URL for scoring posts; empty scores nothing.")
 	thresholdFlag = flag.Float64("score_threshold", 0, "Flag events whose score is at least this; 0 means the model's default.")
@@ -171,7 +172,7 @@ func config() (Config, error) {
 	cfg := Config{
 		Source: *sourceFlag, Store: *storeFlag, Archive: *archiveFlag, DeadLetter: *deadFlag,
 		Reference: *referenceFlag, ReferenceRefresh: *refreshFlag, RunFor: *runForFlag, Stage: *stageFlag, OutputTopic: *outTopicFlag,
-		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag), MaxRecordBytes: *maxRecordFlag,
+		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag), MaxRecordBytes: *maxRecordFlag, MetricsAddr: *metricsFlag,
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, DedupeTTL: *ttlFlag,
 		AckMode: source.AckMode(*ackFlag), WarmRestart: *warmFlag,

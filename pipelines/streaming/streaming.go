@@ -20,6 +20,7 @@ import (
 	"github.com/beamline/beamline/io/archive"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/pipelines/internal/livemetrics"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/event"
@@ -46,6 +47,11 @@ type Config struct {
 	Countries   []string
 	Bots        []string
 	Blocked     []string
+	// MetricsAddr, when set, is where the job serves its counters as Prometheus metrics while
+	// it runs (host:port, path /metrics; see pipelines/internal/livemetrics).
+	MetricsAddr string
+	// MetricsEvery is how often those counters are read from the job service (0: 5 s).
+	MetricsEvery time.Duration
 	// MaxRecordBytes is the size limit of a record (0: event.DefaultMaxRecordBytes); larger
 	// ones are dead-lettered as too_large without being parsed.
 	MaxRecordBytes int
@@ -115,6 +121,14 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// metricsEvery is how often live metrics are read, with the default filled in.
+func (c Config) metricsEvery() time.Duration {
+	if c.MetricsEvery <= 0 {
+		return 5 * time.Second
+	}
+	return c.MetricsEvery
 }
 
 // Plan is what a run does besides reading its source: on a warm restart, which part of the
@@ -216,6 +230,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, plan, prefixes, time.Now())
+	if cfg.MetricsAddr != "" {
+		if endpoint == "" {
+			return Report{}, fmt.Errorf("streaming: --metrics_addr needs a job service (Prism, Flink): this runner shows its metrics in its own UI")
+		}
+		live, cancelLive := context.WithCancel(ctx)
+		defer cancelLive()
+		addr, err := livemetrics.Start(live, cfg.MetricsAddr, endpoint, name, cfg.metricsEvery())
+		if err != nil {
+			return Report{}, fmt.Errorf("streaming: %w", err)
+		}
+		slog.Info("streaming: serving live metrics", "url", "http://"+addr+"/metrics")
+	}
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestLiveMetrics scrapes the running job's /metrics (--metrics_addr) twice: the job is up and
+// its counters grow while it runs.
+func TestLiveMetrics(t *testing.T) {
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	cfg := testConfig(t, "generator://?rate=300&speedup=60&seed=3&bad=0.02&users=200&start="+start.Format(time.RFC3339))
+	cfg.MetricsAddr, cfg.MetricsEvery, cfg.RunFor = fmt.Sprintf("127.0.0.1:%d", port), 500*time.Millisecond, 2*time.Minute
+	ctx, stop := context.WithCancel(context.Background()) // stops the job as Ctrl-C does, once seen
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, cfg)
+		done <- err
+	}()
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	first := scrapeUntil(t, url, done, func(read int64) bool { return read > 0 })
+	second := scrapeUntil(t, url, done, func(read int64) bool { return read > first })
+	t.Logf("beamline_read_total grew from %d to %d", first, second)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+var readTotal = regexp.MustCompile(`(?m)^beamline_read_total (\d+)`)
+
+// scrapeUntil scrapes url every 250 ms until the job is up and ok accepts beamline_read_total,
+// and returns it; it fails if the job ends first.
+func scrapeUntil(t *testing.T, url string, done <-chan error, ok func(int64) bool) int64 {
+	t.Helper()
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("the job ended (err %v) before its metrics showed the counters growing", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := readTotal.FindSubmatch(body)
+		if m == nil || !regexp.MustCompile(`(?m)^beamline_job_up 1$`).Match(body) {
+			continue
+		}
+		if n, _ := strconv.ParseInt(string(m[1]), 10, 64); ok(n) {
+			return n
+		}
+	}
+}
