@@ -27,8 +27,11 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
+	"github.com/beamline/beamline/pipelines/internal/jobservice"
+	"github.com/beamline/beamline/pipelines/internal/livemetrics"
 	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
@@ -61,6 +64,7 @@ var (
 	forceFlag     = flag.String("force_publish", "", "Publish despite failed quality checks; the value is the reason, logged with the run.")
 	speedRetFlag  = flag.Duration("speed_retention", 48*time.Hour, "After publishing, delete the speed rows of published days whose windows start this long before the end of the run's last day; 0 keeps them.")
 	graceFlag     = flag.Duration("unpublished_grace", 48*time.Hour, "After publishing, delete the rows of runs that serve no day and started this long ago (failed, refused, replaced runs); 0 keeps them.")
+	metricsFlag   = flag.String("metrics_addr", "", "Serve the run's counters as Prometheus metrics at http://ADDR/metrics while it runs (host:port; Prism and Flink).")
 	openDayFlag   = flag.Bool("allow_open_day", false, "Publish days that are still open (their views are partial until a later re-run).")
 )
 
@@ -91,6 +95,11 @@ func run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("--cpuprofile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *metricsFlag != "" {
+		if err := serveMetrics(ctx, *metricsFlag); err != nil {
+			return err
+		}
 	}
 	rep, err := Backfill(ctx, cfg)
 	if err != nil {
@@ -151,4 +160,24 @@ func list(v string) []string {
 		}
 	}
 	return out
+}
+
+// serveMetrics serves the counters of the job while it runs, read from its job service.
+func serveMetrics(ctx context.Context, addr string) error {
+	endpoint, err := jobservice.Endpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if endpoint == "" {
+		return fmt.Errorf("--metrics_addr needs a job service (Prism, Flink): this runner shows its metrics in its own UI")
+	}
+	if *jobopts.JobName == "" {
+		*jobopts.JobName = "beamline-batch-" + time.Now().UTC().Format("20060102t150405")
+	}
+	url, err := livemetrics.Start(ctx, addr, endpoint, *jobopts.JobName, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	slog.Info("backfill: serving live metrics", "url", "http://"+url+"/metrics", "job", *jobopts.JobName)
+	return nil
 }

@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/beamline/beamline/pipelines/internal/jobservice"
 )
 
 // TestLiveMetrics scrapes the running job's /metrics (--metrics_addr) twice: the job is up and
 // its counters grow while it runs.
 func TestLiveMetrics(t *testing.T) {
-	port, err := freePort()
+	port, err := jobservice.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -35,39 +32,6 @@ func disablePrismSplits() {
 		return
 	}
 	*jobopts.Experiments += "," + noSplits
-}
-
-// jobService returns the address of the job service the job is submitted to: --endpoint, or
-// for the default Prism runner an in-process Prism job server that this process starts (once)
-// and that the runner then uses, so that the job can be cancelled through it.
-func jobService(ctx context.Context) (string, error) {
-	if *jobopts.Endpoint != "" {
-		return *jobopts.Endpoint, nil
-	}
-	if r := *runners.Runner; r != "" && r != "prism" && r != "PrismRunner" {
-		return "", nil // a runner without a job service (direct, dataflow): nothing to cancel through
-	}
-	port, err := freePort()
-	if err != nil {
-		return "", fmt.Errorf("start prism job server: %w", err)
-	}
-	if _, err := prism.CreateJobServer(ctx, prism.Options{Port: port}); err != nil {
-		return "", fmt.Errorf("start prism job server: %w", err)
-	}
-	*jobopts.Endpoint = fmt.Sprintf("localhost:%d", port)
-	if *jobopts.EnvironmentType == "" {
-		*jobopts.EnvironmentType = "loopback"
-	}
-	return *jobopts.Endpoint, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "localhost:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // stopAfter cancels the job called name through the job service at endpoint once runFor has

@@ -20,6 +20,7 @@ import (
 	"github.com/beamline/beamline/io/archive"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/pipelines/internal/jobservice"
 	"github.com/beamline/beamline/pipelines/internal/livemetrics"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/enrich"
@@ -219,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	endpoint, err := jobService(ctx)
+	endpoint, err := jobservice.Endpoint(ctx)
 	if err != nil {
 		return Report{}, fmt.Errorf("streaming: %w", err)
 	}
