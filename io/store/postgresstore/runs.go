@@ -2,9 +2,11 @@ package postgresstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/beamline/beamline/io/store"
 )
@@ -28,6 +30,9 @@ func (s *Store) RecordRun(ctx context.Context, r store.RunInfo) error {
 // Runs returns the recorded batch runs, the newest first (see store.Store).
 func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 	rows, err := s.pool.Query(ctx, `SELECT run, days, status, started, ended, report FROM runs`)
+	if missingTable(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, wrap("runs", err)
 	}
@@ -48,6 +53,9 @@ func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 		}
 		return r, err
 	})
+	if missingTable(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, wrap("runs", err)
 	}
@@ -65,4 +73,11 @@ func nullTime(t time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// missingTable says whether err is PostgreSQL's undefined_table: a store from before run history,
+// opened read-only (which creates nothing), has no runs recorded.
+func missingTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/beamline/beamline/io/store"
@@ -33,6 +34,9 @@ func (s *Store) RecordRun(ctx context.Context, r store.RunInfo) error {
 // Runs returns the recorded batch runs, the newest first (see store.Store).
 func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT run, days, status, started, ended, report FROM runs`)
+	if err != nil && strings.Contains(err.Error(), "no such table") {
+		return nil, nil // a store from before run history, opened read-only: no runs recorded
+	}
 	if err != nil {
 		return nil, wrap("runs", err)
 	}

@@ -346,3 +346,26 @@ func TestReadOnly(t *testing.T) {
 		return "sqlite://" + filepath.Join(t.TempDir(), "views.db")
 	})
 }
+
+// TestRunsOfAnOlderStore opens read-only a store created before run history (no runs table):
+// it has no runs, and serving it does not fail.
+func TestRunsOfAnOlderStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "views.db")
+	openClosed(t, path)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TABLE runs`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	st, err := sqlitestore.OpenReadOnly(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if runs, err := st.Runs(t.Context()); err != nil || len(runs) != 0 {
+		t.Errorf("Runs of a store without run history = %v, %v; want none, nil", runs, err)
+	}
+}
