@@ -150,13 +150,6 @@ func (c Config) scope() scope.Config {
 	return scope.ForDays(c.From, c.To, orDefault(c.DedupeTTL, dedupe.DefaultTTL), aggregate.SessionGap, orDefault(c.Lookahead, DefaultLookahead))
 }
 
-func orDefaultFraction(f, def float64) float64 {
-	if f == 0 {
-		return def
-	}
-	return f
-}
-
 // retention is what the run deletes after it has published (see store.Retention).
 func (c Config) retention() store.Retention {
 	var r store.Retention
@@ -177,11 +170,12 @@ func (c Config) now() time.Time {
 	return time.Now()
 }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
+// orDefault returns v, or def when v is zero (the zero value of a setting means its default).
+func orDefault[T time.Duration | float64](v, def T) T {
+	if v == 0 {
 		return def
 	}
-	return d
+	return v
 }
 
 // checkClosed fails unless every day of the run has closed: its end plus the allowed lateness

@@ -42,11 +42,11 @@ func (c Config) checkQuality(ctx context.Context, st store.Store, rep Report) (Q
 	if rep.Read > 0 {
 		q.DeadLetterRate = float64(sum(rep.DeadLettered)) / float64(rep.Read)
 	}
-	if maxRate := orDefaultFraction(c.MaxDeadLetterRate, DefaultMaxDeadLetterRate); q.DeadLetterRate > maxRate {
+	if maxRate := orDefault(c.MaxDeadLetterRate, DefaultMaxDeadLetterRate); q.DeadLetterRate > maxRate {
 		q.Failed = append(q.Failed, fmt.Sprintf("dead-letter rate %.1f%% (%d of %d records) is over --max_deadletter_rate=%v",
 			100*q.DeadLetterRate, sum(rep.DeadLettered), rep.Read, maxRate))
 	}
-	if maxLost := orDefaultFraction(c.MaxCorruptFraction, DefaultMaxCorruptFraction); float64(rep.CorruptBytes) > maxLost*float64(rep.LakeBytes) {
+	if maxLost := orDefault(c.MaxCorruptFraction, DefaultMaxCorruptFraction); float64(rep.CorruptBytes) > maxLost*float64(rep.LakeBytes) {
 		q.Failed = append(q.Failed, fmt.Sprintf("%d corrupt files hold %d of the days' %d bytes (%.2f%%), over --max_corrupt_fraction=%v (the files are in the dead letters, reason corrupt_file)",
 			rep.CorruptFiles, rep.CorruptBytes, rep.LakeBytes, 100*float64(rep.CorruptBytes)/float64(max(rep.LakeBytes, 1)), maxLost))
 	}
@@ -57,7 +57,7 @@ func (c Config) checkQuality(ctx context.Context, st store.Store, rep Report) (Q
 	if q.TrailingDays = len(volumes); len(volumes) > 0 {
 		slices.Sort(volumes)
 		q.TrailingMedian = volumes[len(volumes)/2]
-		minRatio := orDefaultFraction(c.MinVolumeRatio, DefaultMinVolumeRatio)
+		minRatio := orDefault(c.MinVolumeRatio, DefaultMinVolumeRatio)
 		if float64(q.Volume) < minRatio*float64(q.TrailingMedian) {
 			q.Failed = append(q.Failed, fmt.Sprintf("volume %d events a day is %.2fx the median %d of the %d published days before, under --min_volume_ratio=%v",
 				q.Volume, float64(q.Volume)/float64(q.TrailingMedian), q.TrailingMedian, len(volumes), minRatio))

@@ -9,15 +9,15 @@ import (
 	"github.com/beamline/beamline/io/store"
 )
 
+// The statements name their tables in full (%[1]s is the dataset): the emulator's DML does not
+// resolve them in the default dataset.
 const (
-	countSpeed = `SELECT COUNT(*) FROM speed_rows WHERE window_start < @before
-		AND TIMESTAMP_TRUNC(window_start, DAY) IN (SELECT day FROM publications, UNNEST(days) AS day)`
-	// DML names its tables in full: the emulator's DELETE does not resolve them in the default
-	// dataset.
-	deleteSpeed = "DELETE FROM `%[1]s.speed_rows` WHERE window_start < @before" +
-		" AND TIMESTAMP_TRUNC(window_start, DAY) IN (SELECT day FROM `%[1]s.publications`, UNNEST(days) AS day)"
-	selectRuns = `SELECT run, COUNT(*) AS n FROM batch_rows GROUP BY run`
-	deleteRun  = "DELETE FROM `%[1]s.batch_rows` WHERE run = @run"
+	coveredSpeed = " WHERE window_start < @before AND TIMESTAMP_TRUNC(window_start, DAY) IN" +
+		" (SELECT day FROM `%[1]s.publications`, UNNEST(days) AS day)"
+	countSpeed  = "SELECT COUNT(*) FROM `%[1]s.speed_rows`" + coveredSpeed
+	deleteSpeed = "DELETE FROM `%[1]s.speed_rows`" + coveredSpeed
+	selectRuns  = `SELECT run, COUNT(*) AS n FROM batch_rows GROUP BY run`
+	deleteRun   = "DELETE FROM `%[1]s.batch_rows` WHERE run = @run"
 )
 
 // Retain deletes the speed rows and unpublished runs that r names (see store.Store) with DML
@@ -31,7 +31,7 @@ func (s *Store) Retain(ctx context.Context, r store.Retention) (store.Swept, err
 	var sw store.Swept
 	if !r.SpeedBefore.IsZero() {
 		before := []bigquery.QueryParameter{{Name: "before", Value: r.SpeedBefore.UTC()}}
-		if err := s.read(ctx, countSpeed, before, func(it *bigquery.RowIterator) error {
+		if err := s.read(ctx, s.qualify(countSpeed), before, func(it *bigquery.RowIterator) error {
 			var row []bigquery.Value
 			if err := it.Next(&row); err != nil {
 				return err
@@ -91,10 +91,14 @@ func (s *Store) sweepRuns(ctx context.Context, r store.Retention) (int64, error)
 	return swept, nil
 }
 
-// exec runs the DML statement text, its tables qualified with the store's dataset (%[1]s), with
-// params, and waits for it.
+// qualify puts the store's dataset in text's table names (%[1]s).
+func (s *Store) qualify(text string) string {
+	return fmt.Sprintf(text, s.dataset.ProjectID+"."+s.dataset.DatasetID)
+}
+
+// exec runs the DML statement text (see qualify) with params and waits for it.
 func (s *Store) exec(ctx context.Context, text string, params []bigquery.QueryParameter) error {
-	q := s.client.Query(fmt.Sprintf(text, s.dataset.ProjectID+"."+s.dataset.DatasetID))
+	q := s.client.Query(s.qualify(text))
 	q.DefaultProjectID, q.DefaultDatasetID = s.dataset.ProjectID, s.dataset.DatasetID
 	q.Parameters = params
 	job, err := q.Run(ctx)
