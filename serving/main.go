@@ -43,6 +43,7 @@ type config struct {
 	storeTimeout    time.Duration
 	stateRefresh    time.Duration
 	cacheEntries    int
+	batchIndexRows  int
 	cacheTTL        time.Duration
 	maxExpensive    int
 	expensiveRange  time.Duration
@@ -83,6 +84,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&cfg.storeTimeout, "store_timeout", api.DefaultStoreTimeout, "timeout of every view-store call")
 	fs.DurationVar(&cfg.stateRefresh, "state_refresh", api.DefaultStateRefresh, "how often to re-read the batch publications and the speed watermark; 0: on every request")
 	fs.IntVar(&cfg.cacheEntries, "cache_entries", api.DefaultCacheEntries, "response cache size in entries; 0: no cache")
+	fs.IntVar(&cfg.batchIndexRows, "batch_index_rows", api.DefaultBatchIndexRows, "rows of published batch days held in memory (about 50 bytes each), so that queries read only the speed layer from the store; 0: no index")
 	fs.DurationVar(&cfg.cacheTTL, "cache_ttl", api.DefaultCacheTTL, "longest time a cached response is served")
 	fs.IntVar(&cfg.maxExpensive, "max_expensive", api.DefaultMaxExpensive, "expensive queries (top/keys over more than --expensive_range, one key over 7 times it) that run at once; the others wait --queue_wait, then get 503")
 	fs.DurationVar(&cfg.expensiveRange, "expensive_range", api.DefaultExpensiveRange, "range of a top or keys query beyond which it is expensive")
@@ -122,6 +124,7 @@ func (c config) validate() error {
 	}
 	check(c.stateRefresh >= 0, "--state_refresh=%s must not be negative", c.stateRefresh)
 	check(c.cacheEntries >= 0, "--cache_entries=%d must not be negative", c.cacheEntries)
+	check(c.batchIndexRows >= 0, "--batch_index_rows=%d must not be negative", c.batchIndexRows)
 	check(c.maxExpensive > 0, "--max_expensive=%d must be positive", c.maxExpensive)
 	check(c.storeTimeout < c.writeTimeout, "--store_timeout=%s must be shorter than --write_timeout=%s, or answers would be cut off",
 		c.storeTimeout, c.writeTimeout)
@@ -165,10 +168,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string)
 	}
 	defer st.Close()
 	opts := &api.Options{AuthToken: token, MaxRange: cfg.maxRange, StoreTimeout: cfg.storeTimeout,
-		StateRefresh: cfg.stateRefresh, CacheEntries: cfg.cacheEntries, CacheTTL: cfg.cacheTTL, Logger: log,
+		StateRefresh: cfg.stateRefresh, CacheEntries: cfg.cacheEntries, BatchIndexRows: cfg.batchIndexRows, CacheTTL: cfg.cacheTTL, Logger: log,
 		MaxExpensive: cfg.maxExpensive, ExpensiveRange: cfg.expensiveRange, QueueWait: cfg.queueWait}
 	if cfg.stateRefresh == 0 {
 		opts.StateRefresh = -1
+	}
+	if cfg.batchIndexRows == 0 {
+		opts.BatchIndexRows = -1
 	}
 	if cfg.cacheEntries == 0 {
 		opts.CacheEntries = -1

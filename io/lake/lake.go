@@ -2,6 +2,10 @@
 // <root>/raw/dt=YYYY-MM-DD/hr=HH/*.jsonl[.gz], partitioned by event time, on any filesystem that
 // Beam's filesystem API knows (local paths, gs://, s3://; the binary imports the drivers).
 //
+// Compaction (package archive) rewrites the small files of an hour into a few large ones; List
+// returns either the small files or the compacted file that replaces them, never both (see
+// Resolve).
+//
 // Every line of every file becomes one event.Raw record with its source "path:line" (path
 // relative to the root), so a dead letter says exactly where it came from. The empty segment
 // after a final newline is not a record; a trailing '\r' is stripped.
@@ -97,7 +101,8 @@ func List(ctx context.Context, root string, from, to time.Time) ([]Partition, er
 	return parts, nil
 }
 
-// listDay returns the lake files of day, sorted.
+// listDay returns the lake files of day, sorted, without the files that a compacted file
+// replaces (see Resolve).
 func listDay(ctx context.Context, fs filesystem.Interface, root string, day time.Time) (Partition, error) {
 	p := Partition{Day: day}
 	for _, ext := range []string{"*.jsonl", "*.jsonl.gz"} {
@@ -108,6 +113,11 @@ func listDay(ctx context.Context, fs filesystem.Interface, root string, day time
 		p.Files = append(p.Files, files...)
 	}
 	sort.Strings(p.Files)
+	files, err := Resolve(ctx, fs, p.Files)
+	if err != nil {
+		return p, fmt.Errorf("list lake %s day %s: %w", root, day.Format(time.DateOnly), err)
+	}
+	p.Files = files
 	return p, nil
 }
 

@@ -127,18 +127,18 @@ func (s *Server) handleRows(w http.ResponseWriter, r *http.Request, p params) er
 	}
 	ck := cacheKey("rows", spec.Name, key, from, to, gran)
 	return s.serve(w, r, ck, s.costOf(from, to, false), func(ctx context.Context, st *state) (any, bool, error) {
-		rows, batchRead, err := s.read(ctx, st, spec.Name, key, from, to)
+		l, err := s.read(ctx, st, spec, key, from, to)
 		if err != nil {
 			return nil, false, err
 		}
-		return rowsAnswer(spec, key, from, to, gran, st, rows), batchRead, nil
+		return rowsAnswer(spec, key, from, to, gran, st, l.buckets(key, gran, st.cutoff)), l.batchRead, nil
 	})
 }
 
-func rowsAnswer(spec views.Spec, key string, from, to time.Time, gran time.Duration, st *state, rows []views.Row) rowsResponse {
+func rowsAnswer(spec views.Spec, key string, from, to time.Time, gran time.Duration, st *state, buckets []bucket) rowsResponse {
 	resp := rowsResponse{View: spec.Name, Key: key, From: ts(from), To: ts(to), Granularity: granName(gran),
-		BatchCutoff: cutoffJSON(st), Layers: layerSpans(from, to, st), Rows: []rowJSON{}, Totals: totals(rows, spec)}
-	for _, b := range rollup(rows, spec, gran, st.cutoff) {
+		BatchCutoff: cutoffJSON(st), Layers: layerSpans(from, to, st), Rows: make([]rowJSON, 0, len(buckets)), Totals: totals(buckets, spec)}
+	for _, b := range buckets {
 		resp.Rows = append(resp.Rows, rowJSON{ts(b.Start), ts(b.End), b.Layer, b.Metrics})
 	}
 	if gran != spec.Window {
@@ -174,12 +174,12 @@ func (s *Server) handleTop(w http.ResponseWriter, r *http.Request, p params) err
 	}
 	ck := cacheKey("top", spec.Name, m.Name+"|"+strconv.Itoa(n), from, to, 0)
 	return s.serve(w, r, ck, s.costOf(from, to, true), func(ctx context.Context, st *state) (any, bool, error) {
-		rows, batchRead, err := s.read(ctx, st, spec.Name, "", from, to)
+		l, err := s.read(ctx, st, spec, "", from, to)
 		if err != nil {
 			return nil, false, err
 		}
 		return topResponse{View: spec.Name, Metric: m.Name, From: ts(from), To: ts(to), N: n,
-			BatchCutoff: cutoffJSON(st), Layers: layerSpans(from, to, st), Top: top(rows, m.Name, n)}, batchRead, nil
+			BatchCutoff: cutoffJSON(st), Layers: layerSpans(from, to, st), Top: l.top(m.Name, n)}, l.batchRead, nil
 	})
 }
 
@@ -194,12 +194,12 @@ func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request, p params) er
 	}
 	ck := cacheKey("keys", spec.Name, "", from, to, 0)
 	return s.serve(w, r, ck, s.costOf(from, to, true), func(ctx context.Context, st *state) (any, bool, error) {
-		rows, batchRead, err := s.read(ctx, st, spec.Name, "", from, to)
+		l, err := s.read(ctx, st, spec, "", from, to)
 		if err != nil {
 			return nil, false, err
 		}
 		return keysResponse{View: spec.Name, From: ts(from), To: ts(to), BatchCutoff: cutoffJSON(st),
-			Layers: layerSpans(from, to, st), Keys: keys(rows)}, batchRead, nil
+			Layers: layerSpans(from, to, st), Keys: l.keys()}, l.batchRead, nil
 	})
 }
 
@@ -258,25 +258,6 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, _ *http.Request, _ params)
 	w.Header().Set("Content-Type", "application/json")
 	_, err := w.Write(openAPI)
 	return err
-}
-
-// read returns the merged rows of view (one key, or every key when key is empty) for windows
-// starting in [from, to), each layer read only for its side of the cutoff of st. batchRead says
-// whether the batch layer was read.
-func (s *Server) read(ctx context.Context, st *state, view, key string, from, to time.Time) (rows []views.Row, batchRead bool, err error) {
-	b, sp := split(from, to, st.cutoff)
-	var batch, speed []views.Row
-	if !b.empty() {
-		if batch, err = s.query(ctx, store.Query{View: view, Layer: views.Batch, Key: key, From: b.From, To: b.To}); err != nil {
-			return nil, false, err
-		}
-	}
-	if !sp.empty() {
-		if speed, err = s.query(ctx, store.Query{View: view, Layer: views.Speed, Key: key, From: sp.From, To: sp.To}); err != nil {
-			return nil, false, err
-		}
-	}
-	return merge(batch, speed, from, to, st.cutoff), !b.empty(), nil
 }
 
 // layerSpans says which layer answers which part of [from, to) under st.

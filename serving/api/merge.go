@@ -1,6 +1,7 @@
 package api
 
 import (
+	"container/heap"
 	"slices"
 	"strings"
 	"time"
@@ -124,8 +125,15 @@ type bucket struct {
 func rollup(rows []views.Row, spec views.Spec, gran time.Duration, cutoff time.Time) []bucket {
 	native := gran == spec.Window
 	var out []bucket
+	if native {
+		out = make([]bucket, 0, len(rows))
+	}
 	for _, r := range rows {
 		start := r.WindowStart.Truncate(gran)
+		if native { // one row per window: its metrics are the bucket's (rows are not written to)
+			out = append(out, bucket{Start: start, End: start.Add(gran), Layer: layerOf(start, cutoff), Metrics: r.Metrics})
+			continue
+		}
 		if len(out) == 0 || !out[len(out)-1].Start.Equal(start) {
 			out = append(out, bucket{Start: start, End: start.Add(gran), Layer: layerOf(start, cutoff),
 				Metrics: make(map[string]int64, len(spec.Metrics))})
@@ -140,17 +148,17 @@ func rollup(rows []views.Row, spec views.Spec, gran time.Duration, cutoff time.T
 	return out
 }
 
-// totals sums the additive metrics of rows.
-func totals(rows []views.Row, spec views.Spec) map[string]int64 {
+// totals sums the additive metrics of buckets.
+func totals(buckets []bucket, spec views.Spec) map[string]int64 {
 	out := make(map[string]int64, len(spec.Metrics))
 	for _, m := range spec.Metrics {
 		if m.Additive {
 			out[m.Name] = 0
 		}
 	}
-	for _, r := range rows {
+	for _, b := range buckets {
 		for name := range out {
-			out[name] += r.Metrics[name]
+			out[name] += b.Metrics[name]
 		}
 	}
 	return out
@@ -166,23 +174,78 @@ type keyValue struct {
 // smaller key.
 func top(rows []views.Row, metric string, n int) []keyValue {
 	sums := make(map[string]int64)
+	addSums(sums, rows, metric)
+	return topOf(sums, n)
+}
+
+// addSums adds metric of each row to the sum of its key.
+func addSums(sums map[string]int64, rows []views.Row, metric string) {
 	for _, r := range rows {
 		sums[r.Key] += r.Metrics[metric]
 	}
-	out := make([]keyValue, 0, len(sums))
+}
+
+// topOf returns the n keys of sums with the largest sums, largest first; ties go to the smaller
+// key. It keeps only n candidates at a time (a heap whose root is the worst of them), so a day of
+// many keys is not sorted whole.
+func topOf(sums map[string]int64, n int) []keyValue {
+	var h topHeap
 	for k, v := range sums {
-		out = append(out, keyValue{k, v})
+		h.offer(keyValue{k, v}, n)
 	}
+	return h.sorted()
+}
+
+// topHeap holds the best n keyValues seen so far, the worst at h[0].
+type topHeap []keyValue
+
+// better says whether a ranks before b: a larger value, or the same value and a smaller key.
+func better(a, b keyValue) bool {
+	if a.Value != b.Value {
+		return a.Value > b.Value
+	}
+	return a.Key < b.Key
+}
+
+func (h topHeap) Len() int           { return len(h) }
+func (h topHeap) Less(i, j int) bool { return better(h[j], h[i]) }
+func (h topHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *topHeap) Push(x any)        { *h = append(*h, x.(keyValue)) }
+func (h *topHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// offer keeps kv if it is among the best n seen so far.
+func (h *topHeap) offer(kv keyValue, n int) {
+	switch {
+	case n <= 0:
+	case len(*h) < n:
+		heap.Push(h, kv)
+	case better(kv, (*h)[0]):
+		(*h)[0] = kv
+		heap.Fix(h, 0)
+	}
+}
+
+// sorted returns the kept keyValues, best first.
+func (h topHeap) sorted() []keyValue {
+	out := slices.Clone([]keyValue(h))
 	slices.SortFunc(out, func(a, b keyValue) int {
-		if a.Value != b.Value {
-			if a.Value > b.Value {
-				return -1
-			}
+		if better(a, b) {
+			return -1
+		}
+		if better(b, a) {
 			return 1
 		}
-		return strings.Compare(a.Key, b.Key)
+		return 0
 	})
-	return out[:min(n, len(out))]
+	if out == nil {
+		out = []keyValue{}
+	}
+	return out
 }
 
 // keys returns the distinct keys of rows, sorted.

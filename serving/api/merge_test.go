@@ -171,7 +171,7 @@ func TestTotalsAndTop(t *testing.T) {
 		row(views.PageViews, "a", day0.Add(time.Minute), pv(1, 1)),
 		row(views.PageViews, "c", day0, pv(5, 5)),
 	}
-	if diff := cmp.Diff(map[string]int64{"views": 9}, totals(rows, spec)); diff != "" {
+	if diff := cmp.Diff(map[string]int64{"views": 9}, totals(rollup(rows, spec, day, day0.AddDate(0, 0, 1)), spec)); diff != "" {
 		t.Errorf("totals (-want +got):\n%s", diff)
 	}
 	want := []keyValue{{"c", 5}, {"a", 2}, {"b", 2}}

@@ -21,8 +21,13 @@ type metrics struct {
 	cache     *prometheus.CounterVec
 	retries   prometheus.Counter
 	shed      prometheus.Counter
-	cutoff    atomic.Int64 // Unix seconds, 0 when nothing is published
-	watermark atomic.Int64 // Unix milliseconds, 0 when none
+	// batchIndex counts lookups of the batch index by result (hit, load, too_big);
+	// batchIndexRows is the rows it holds.
+	batchIndex        *prometheus.CounterVec
+	batchIndexRows    prometheus.Gauge
+	batchIndexLoading prometheus.Gauge
+	cutoff            atomic.Int64 // Unix seconds, 0 when nothing is published
+	watermark         atomic.Int64 // Unix milliseconds, 0 when none
 }
 
 func newMetrics(now func() time.Time) *metrics {
@@ -51,6 +56,15 @@ func newMetrics(now func() time.Time) *metrics {
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "beamline_serving_shed_total", Help: "Expensive queries shed with 503 because too many ran at once.",
 		}),
+		batchIndex: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "beamline_serving_batch_index_lookups_total", Help: "Batch-index lookups of a published day by result (hit; load: a load started; miss: loading or failed recently; too_big).",
+		}, []string{"result"}),
+		batchIndexRows: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "beamline_serving_batch_index_rows", Help: "Batch rows held in the batch index.",
+		}),
+		batchIndexLoading: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "beamline_serving_batch_index_loading", Help: "Days of a view being read into the batch index.",
+		}),
 	}
 	m.cache.WithLabelValues("hit")
 	m.cache.WithLabelValues("miss")
@@ -68,7 +82,7 @@ func newMetrics(now func() time.Time) *metrics {
 		}
 		return 0
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.storeOps, m.storeTime, m.cache, m.retries, m.shed, cutoff, wm, lag,
+	m.reg.MustRegister(m.requests, m.latency, m.storeOps, m.storeTime, m.cache, m.retries, m.shed, m.batchIndex, m.batchIndexRows, m.batchIndexLoading, cutoff, wm, lag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -48,21 +48,33 @@ func TestMergeMatchesReference(t *testing.T) {
 		cutDays := rng.IntN(propDays + 1) // 0: nothing published
 		st := openStore(t)
 		fillLayers(t, rng, st, truth, cutDays)
-		srv := newTestServer(t, st, &Options{StateRefresh: -1, MaxRange: 10 * day})
+		// The same answers with the batch index, without it, and with an index too small to hold
+		// most days (so that some days of a query come from the index and others from the store).
+		servers := map[string]*Server{
+			"index":       newTestServer(t, st, &Options{StateRefresh: -1, MaxRange: 10 * day}),
+			"no index":    newTestServer(t, st, &Options{StateRefresh: -1, MaxRange: 10 * day, BatchIndexRows: -1}),
+			"small index": newTestServer(t, st, &Options{StateRefresh: -1, MaxRange: 10 * day, BatchIndexRows: 40}),
+		}
 		m := model{truth: truth, published: cutDays > 0, cutoff: day0.AddDate(0, 0, cutDays)}
 		for q := range 30 {
 			target, want := m.randomQuery(rng)
-			for pass := range 2 {
-				rec := serveGET(srv, target)
-				var got map[string]any
-				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
-					t.Fatalf("iteration %d query %d: GET %s = %d %s", i, q, target, rec.Code, rec.Body)
-				}
-				delete(got, "freshness")
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Fatalf("iteration %d (cutoff day %d) query %d pass %d: GET %s (-reference +served):\n%s", i, cutDays, q, pass, target, diff)
+			for name, srv := range servers {
+				for pass := range 2 {
+					srv.index.wait() // pass 1 reads the days that pass 0 started to index
+					rec := serveGET(srv, target)
+					var got map[string]any
+					if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
+						t.Fatalf("iteration %d query %d: GET %s = %d %s", i, q, target, rec.Code, rec.Body)
+					}
+					delete(got, "freshness")
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Fatalf("iteration %d (cutoff day %d) query %d pass %d, %s: GET %s (-reference +served):\n%s", i, cutDays, q, pass, name, target, diff)
+					}
 				}
 			}
+		}
+		if hits := counter(t, servers["index"], "beamline_serving_batch_index_lookups_total", "result", "hit"); cutDays > 0 && hits == 0 {
+			t.Errorf("iteration %d: the batch index answered no query", i)
 		}
 	}
 }

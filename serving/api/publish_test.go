@@ -24,6 +24,8 @@ func TestPublishSwitchesAtomically(t *testing.T) {
 		{"state read per request, no cache", Options{StateRefresh: -1, CacheEntries: -1}},
 		{"stale state, no cache", Options{StateRefresh: 20 * time.Millisecond, CacheEntries: -1}},
 		{"stale state, cache", Options{StateRefresh: 20 * time.Millisecond, CacheTTL: time.Hour}},
+		{"state read per request, no cache, no batch index", Options{StateRefresh: -1, CacheEntries: -1, BatchIndexRows: -1}},
+		{"stale state, no cache, no batch index", Options{StateRefresh: 20 * time.Millisecond, CacheEntries: -1, BatchIndexRows: -1}},
 	} {
 		t.Run(tt.name, func(t *testing.T) { testPublishSwitch(t, tt.opts) })
 	}

@@ -110,15 +110,16 @@ func stateKey(reqKey string, st *state) string {
 // the speed watermark and how far it lags behind now. The lag is computed per request, so cached
 // bodies do not carry it.
 func (s *Server) writeBody(w http.ResponseWriter, body []byte, st *state) {
-	tail := make([]byte, 0, 96)
-	tail = append(tail, `,"freshness":`...)
-	tail = appendFreshness(tail, st.watermark, s.now())
-	tail = append(tail, "}\n"...)
+	// One write of the whole response: net/http sends a large body in one system call then.
+	out := make([]byte, 0, len(body)+96)
+	out = append(out, body[:len(body)-1]...)
+	out = append(out, `,"freshness":`...)
+	out = appendFreshness(out, st.watermark, s.now())
+	out = append(out, "}\n"...)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)-1+len(tail)))
-	w.Write(body[:len(body)-1])
-	w.Write(tail)
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	w.Write(out)
 }
 
 func appendFreshness(out []byte, wm, now time.Time) []byte {
@@ -134,6 +135,14 @@ func appendFreshness(out []byte, wm, now time.Time) []byte {
 
 // marshal encodes v as JSON without escaping <, > and & (keys are often URLs with queries).
 func marshal(v any) ([]byte, error) {
+	if a, ok := v.(jsonAppender); ok {
+		return a.appendJSON(make([]byte, 0, a.sizeHint())), nil
+	}
+	return marshalJSON(v)
+}
+
+// marshalJSON is marshal through encoding/json.
+func marshalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -35,6 +35,11 @@ type Options struct {
 	// CacheTTL is how long a cached response is served; default 1 s. It bounds how stale an answer
 	// may be when speed rows change while the speed watermark stays put.
 	CacheTTL time.Duration
+	// BatchIndexRows bounds the batch index, which holds the rows of published batch days in
+	// memory (least recently used out) so that queries read only the speed layer from the store;
+	// default DefaultBatchIndexRows (about 50 bytes a row). A day of a view with more rows is
+	// read from the store per query. A negative value disables the index.
+	BatchIndexRows int
 	// Logger receives the server's logs; default slog.Default().
 	Logger *slog.Logger
 	// Now returns the current time; default time.Now. Tests set it.
@@ -58,6 +63,8 @@ const (
 	DefaultStateRefresh = time.Second
 	DefaultCacheEntries = 10000
 	DefaultCacheTTL     = time.Second
+	// DefaultBatchIndexRows is about 100 MB of index.
+	DefaultBatchIndexRows = 2_000_000
 	// DefaultMaxExpensive leaves most of a store's connections (8 for SQLite) to cheap queries.
 	DefaultMaxExpensive   = 2
 	DefaultExpensiveRange = 24 * time.Hour
@@ -75,6 +82,7 @@ type Server struct {
 	metrics *metrics
 	state   *stateCache
 	cache   *cache
+	index   *batchIndex
 	flight  singleflight.Group
 	admit   *admitter
 	token   [sha256.Size]byte // SHA-256 of the token, so the comparison takes constant time
@@ -88,6 +96,7 @@ func New(st store.Store, opts *Options) *Server {
 	s.metrics = newMetrics(s.now)
 	s.state = &stateCache{srv: s, every: max(o.StateRefresh, 0)}
 	s.cache = newCache(o.CacheEntries, o.CacheTTL)
+	s.index = newBatchIndex(s, o.BatchIndexRows)
 	s.admit = newAdmitter(o.MaxExpensive, o.QueueWait)
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.instrument(rt.path, s.guard(rt)))
@@ -112,6 +121,9 @@ func withDefaults(opts *Options) Options {
 	}
 	if o.CacheEntries == 0 {
 		o.CacheEntries = DefaultCacheEntries
+	}
+	if o.BatchIndexRows == 0 {
+		o.BatchIndexRows = DefaultBatchIndexRows
 	}
 	if o.CacheTTL <= 0 {
 		o.CacheTTL = DefaultCacheTTL

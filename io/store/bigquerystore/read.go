@@ -3,7 +3,6 @@ package bigquerystore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -160,7 +159,7 @@ func same(a, b versioned) bool {
 // back empty, which views.Row.Validate rejects downstream.
 func toRow(r versioned, layer views.Layer) views.Row {
 	row := views.Row{View: r.View, Key: r.Key, WindowStart: r.WindowStart.UTC(), WindowEnd: r.WindowEnd.UTC(), Layer: layer}
-	json.Unmarshal([]byte(r.Metrics), &row.Metrics)
+	row.Metrics, _ = views.DecodeMetrics([]byte(r.Metrics))
 	return row
 }
 

@@ -2,7 +2,6 @@ package bigquerystore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -43,7 +42,7 @@ func (s *Store) WriteBatch(ctx context.Context, run string, rows []views.Row) er
 	out := make([]*batchRow, len(rows))
 	v := versions(len(rows))
 	for i, r := range rows {
-		m, err := json.Marshal(r.Metrics)
+		m, err := views.EncodeMetrics(r.Metrics)
 		if err != nil {
 			return wrap("write batch", fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err))
 		}
@@ -63,7 +62,7 @@ func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
 	out := make([]*speedRow, len(rows))
 	v := versions(len(rows))
 	for i, r := range rows {
-		m, err := json.Marshal(r.Metrics)
+		m, err := views.EncodeMetrics(r.Metrics)
 		if err != nil {
 			return wrap("upsert speed", fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err))
 		}

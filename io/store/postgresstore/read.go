@@ -2,7 +2,6 @@ package postgresstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -87,9 +86,11 @@ func scanRow(rows pgx.Rows) (views.Row, error) {
 	if err := rows.Scan(&r.View, &r.Key, &r.WindowStart, &r.WindowEnd, &metrics); err != nil {
 		return r, err
 	}
-	if err := json.Unmarshal([]byte(metrics), &r.Metrics); err != nil {
+	m, err := views.DecodeMetrics([]byte(metrics))
+	if err != nil {
 		return r, fmt.Errorf("decode metrics of %s/%s: %w", r.View, r.Key, err)
 	}
+	r.Metrics = m
 	r.WindowStart, r.WindowEnd = r.WindowStart.UTC(), r.WindowEnd.UTC()
 	return r, nil
 }

@@ -2,7 +2,6 @@ package postgresstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -138,7 +137,7 @@ func toColumns(rows []views.Row) (columns, error) {
 	c := columns{view: make([]string, n), key: make([]string, n), metrics: make([]string, n),
 		start: make([]time.Time, n), end: make([]time.Time, n), startDay: make([]time.Time, n), weight: make([]int64, n)}
 	for i, r := range rows {
-		m, err := json.Marshal(r.Metrics)
+		m, err := views.EncodeMetrics(r.Metrics)
 		if err != nil {
 			return c, fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err)
 		}

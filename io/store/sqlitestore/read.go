@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -37,7 +36,11 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]views.Row, error) {
 	if err != nil {
 		return nil, wrap("query", err)
 	}
-	rows, err := s.r.QueryContext(ctx, text, args...)
+	stmt, err := s.stmt(ctx, text)
+	if err != nil {
+		return nil, wrap("query", err)
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, wrap("query", err)
 	}
@@ -90,9 +93,11 @@ func scanRow(rows *sql.Rows) (views.Row, error) {
 	if err := rows.Scan(&r.View, &r.Key, &start, &end, &metrics); err != nil {
 		return r, err
 	}
-	if err := json.Unmarshal([]byte(metrics), &r.Metrics); err != nil {
+	m, err := views.DecodeMetrics(metrics)
+	if err != nil {
 		return r, fmt.Errorf("decode metrics of %s/%s: %w", r.View, r.Key, err)
 	}
+	r.Metrics = m
 	r.WindowStart, r.WindowEnd = fromMillis(start), fromMillis(end)
 	return r, nil
 }

@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beamline/beamline/io/store"
@@ -66,6 +67,7 @@ type Store struct {
 	w        *sql.DB // one connection: this Store's writers queue here instead of in SQLite's busy loop
 	r        *sql.DB // read-only pool
 	readOnly bool
+	stmts    sync.Map // query text -> *sql.Stmt on r, prepared once (see stmt)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -100,7 +102,29 @@ func (s *Store) Close() error {
 			slog.Warn("sqlite store: checkpoint on close", "err", err)
 		}
 	}
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	return wrap("close", errors.Join(s.w.Close(), s.r.Close()))
+}
+
+// stmt returns the statement of text prepared on the read pool, preparing it on first use:
+// the serving API runs a few query shapes many times a second, and parsing them each time was
+// a sixth of a query's cost.
+func (s *Store) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(text); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.r.PrepareContext(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(text, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Store, error) {

@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -139,7 +138,7 @@ func prepare(ctx context.Context, tx *sql.Tx, stmts map[int]*sql.Stmt, u upsert,
 
 func appendArgs(buf []any, rows []views.Row, args rowArgs) ([]any, error) {
 	for _, r := range rows {
-		m, err := json.Marshal(r.Metrics)
+		m, err := views.EncodeMetrics(r.Metrics)
 		if err != nil {
 			return nil, fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err)
 		}
