@@ -52,6 +52,7 @@ echo "== building (the first build downloads modules and takes a few minutes)"
 go build -o "$out/bin/streaming" ./pipelines/streaming
 go build -o "$out/bin/batch" ./pipelines/batch
 go build -o "$out/bin/serving" ./serving
+go build -o "$out/bin/compact" ./scripts/compact
 
 # The closed day: yesterday (UTC), or the day before while yesterday's allowed lateness (10 min)
 # is still running. Event time runs from 23:00 of it for 90 minutes, whatever --run_for is. The
@@ -101,6 +102,8 @@ if [ ! -d "$out/lake/raw/dt=$day" ]; then
   echo "demo.sh: the streaming job archived nothing for $day under $out/lake/raw; see $out/streaming.log" >&2
   exit 1
 fi
+echo "== compact the archive: each closed hour's many small files (one per bundle) become a few"
+"$out/bin/compact" --archive="$out/lake" --from="$day" --to="$next" --grace=0 | tail -4
 echo "== batch layer: backfill the closed day $day from the archive ($out/lake) into the same store"
 echo "   (it also reads the neighbouring days' partitions: sessions that cross midnight count whole)"
 "$out/bin/batch" --lake="$out/lake" --from="$day" --to="$day" --store="$store" \

@@ -35,6 +35,16 @@ type Manifest struct {
 	Created time.Time `json:"created"`
 }
 
+// Replaced returns the paths of the files that the compacted file at p replaces.
+func (m Manifest) Replaced(p string) []string {
+	dir := p[:strings.LastIndex(p, "/")+1] // not path.Dir, which turns s3:// into s3:/
+	out := make([]string, len(m.Files))
+	for i, name := range m.Files {
+		out[i] = dir + name
+	}
+	return out
+}
+
 // IsCompacted says whether path names a compacted file.
 func IsCompacted(p string) bool {
 	return strings.HasPrefix(path.Base(p), CompactedPrefix) && strings.HasSuffix(p, ".jsonl.gz")
@@ -98,9 +108,8 @@ func Resolve(ctx context.Context, fs filesystem.Interface, files []string) ([]st
 		if err != nil {
 			return nil, err
 		}
-		dir := path.Dir(f)
-		for _, name := range m.Files {
-			replaced[dir+"/"+name] = true
+		for _, p := range m.Replaced(f) {
+			replaced[p] = true
 		}
 	}
 	if len(replaced) == 0 {
