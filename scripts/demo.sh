@@ -74,6 +74,7 @@ echo "== serving API on 127.0.0.1:$port (store $store, opened read-only)"
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 base="http://127.0.0.1:$port"
+echo "   (console while the demo runs: $base/ui/)"
 for _ in $(seq 100); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
   kill -0 "$server" 2>/dev/null || { echo "demo.sh: the serving API did not start; see $out/serving.log" >&2; exit 1; }
@@ -117,3 +118,4 @@ echo "== the batch runs the store has recorded (GET /v1/runs/{run} adds each one
 get "/v1/runs"
 echo "== done: the store is $out/views.db; run the API yourself with:"
 echo "   go run ./serving --store=$store --addr=127.0.0.1:$port"
+echo "   and open the console at http://127.0.0.1:$port/ui/"

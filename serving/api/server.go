@@ -101,6 +101,8 @@ func New(st store.Store, opts *Options) *Server {
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.instrument(rt.path, s.guard(rt)))
 	}
+	s.mux.Handle("GET /ui/", s.instrument("/ui", consoleHandler()))
+	s.mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(s.notFound)))
 	return s
 }
