@@ -48,7 +48,8 @@ type ReadOptions struct {
 // fails the pipeline with an error that contains "corrupt lake file <path>: <reason>" unless
 // opts.Quarantine.
 //
-// Metrics (namespace "beamline"): "lake_bytes" (owned files' sizes), and for quarantined files
+// Metrics (namespace "beamline"): "lake_bytes" (owned files' sizes), "lake_files_read", and for
+// quarantined files
 // "corrupt_files", "corrupt_bytes", "read", "deadlettered_corrupt_file" and "context".
 func Read(s beam.Scope, root string, files []string, opts ReadOptions) (raws, corrupt beam.PCollection) {
 	s = s.Scope("lake.Read")
@@ -65,8 +66,8 @@ type readFn struct {
 	TotalFiles int
 	Options    ReadOptions
 
-	fs                                            filesystem.Interface
-	bytes, files, corruptBytes, read, dead, other beam.Counter
+	fs                                                       filesystem.Interface
+	bytes, files, corruptBytes, read, dead, other, filesRead beam.Counter
 }
 
 func (f *readFn) Setup(ctx context.Context) error {
@@ -81,6 +82,7 @@ func (f *readFn) Setup(ctx context.Context) error {
 	f.read = beam.NewCounter("beamline", "read")
 	f.dead = beam.NewCounter("beamline", "deadlettered_"+string(event.CorruptFile))
 	f.other = beam.NewCounter("beamline", "context")
+	f.filesRead = beam.NewCounter("beamline", "lake_files_read")
 	return nil
 }
 
@@ -122,6 +124,7 @@ func (f *readFn) ProcessElement(ctx context.Context, path string, emit func(even
 		return fmt.Errorf("corrupt lake file %s: %w", rel, err)
 	}
 	progress.add(f.TotalFiles, n)
+	f.filesRead.Inc(ctx, 1)
 	return nil
 }
 

@@ -49,6 +49,9 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	if cfg.Listed != nil {
+		cfg.Listed(len(files))
+	}
 	var prefixes []enrich.Prefix
 	if cfg.Reference != "" {
 		if prefixes, err = enrich.ReadCSV(ctx, cfg.Reference); err != nil {

@@ -17,6 +17,9 @@ import (
 
 // Config is one backfill: which days of which lake, and where the results go.
 type Config struct {
+	// Listed, when set, is called with the number of lake files the run reads once they are
+	// listed (the live metrics' progress).
+	Listed     func(files int)
 	Lake       string
 	From, To   time.Time // days, midnight UTC, To inclusive
 	Store      string

@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,7 +98,9 @@ func run(ctx context.Context, cfg Config) error {
 		defer pprof.StopCPUProfile()
 	}
 	if *metricsFlag != "" {
-		if err := serveMetrics(ctx, *metricsFlag); err != nil {
+		var listed atomic.Int64
+		cfg.Listed = func(n int) { listed.Store(int64(n)) }
+		if err := serveMetrics(ctx, *metricsFlag, &listed); err != nil {
 			return err
 		}
 	}
@@ -162,8 +165,9 @@ func list(v string) []string {
 	return out
 }
 
-// serveMetrics serves the counters of the job while it runs, read from its job service.
-func serveMetrics(ctx context.Context, addr string) error {
+// serveMetrics serves the counters of the job while it runs, read from its job service, and its
+// progress: the lake files listed (once listed) and the fraction of them read.
+func serveMetrics(ctx context.Context, addr string, listed *atomic.Int64) error {
 	endpoint, err := jobservice.Endpoint(ctx)
 	if err != nil {
 		return err
@@ -174,7 +178,15 @@ func serveMetrics(ctx context.Context, addr string) error {
 	if *jobopts.JobName == "" {
 		*jobopts.JobName = "beamline-batch-" + time.Now().UTC().Format("20060102t150405")
 	}
-	url, err := livemetrics.Start(ctx, addr, endpoint, *jobopts.JobName, 5*time.Second)
+	files := func() (float64, bool) { n := listed.Load(); return float64(n), n > 0 }
+	url, err := livemetrics.Start(ctx, addr, endpoint, *jobopts.JobName, 5*time.Second,
+		livemetrics.Gauge{Name: "beamline_lake_files_listed", Help: "Lake files the backfill reads (its days' and their context's).",
+			Value: func(context.Context, map[string]int64) (float64, bool) { return files() }},
+		livemetrics.Gauge{Name: "beamline_lake_read_ratio", Help: "Fraction of the listed lake files read so far.",
+			Value: func(_ context.Context, c map[string]int64) (float64, bool) {
+				n, ok := files()
+				return float64(c["lake_files_read"]) / n, ok
+			}})
 	if err != nil {
 		return err
 	}

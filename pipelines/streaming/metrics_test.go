@@ -34,10 +34,40 @@ func TestLiveMetrics(t *testing.T) {
 	first := scrapeUntil(t, url, done, func(read int64) bool { return read > 0 })
 	second := scrapeUntil(t, url, done, func(read int64) bool { return read > first })
 	t.Logf("beamline_read_total grew from %d to %d", first, second)
+	// Once the job has recorded a speed watermark, its time and lag are served too; the lag is
+	// about the clock minus the generator's event time (it started 10:00 on 2026-11-20).
+	for deadline := time.Now().Add(time.Minute); ; {
+		body := scrape(t, url)
+		wm := regexp.MustCompile(`(?m)^beamline_speed_watermark_timestamp_seconds (\S+)$`).FindStringSubmatch(body)
+		lag := regexp.MustCompile(`(?m)^beamline_speed_watermark_lag_seconds (\S+)$`).FindStringSubmatch(body)
+		if wm != nil && lag != nil {
+			w, _ := strconv.ParseFloat(wm[1], 64)
+			l, _ := strconv.ParseFloat(lag[1], 64)
+			if w < float64(start.Unix()) || l < time.Since(start.Add(time.Hour)).Seconds() {
+				t.Errorf("speed watermark %s (lag %s s): want one after the stream's start, lagging about the clock minus it", wm[1], lag[1])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no speed watermark metrics after a minute:\n%s", body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 var readTotal = regexp.MustCompile(`(?m)^beamline_read_total (\d+)`)

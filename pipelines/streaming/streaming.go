@@ -237,7 +237,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		live, cancelLive := context.WithCancel(ctx)
 		defer cancelLive()
-		addr, err := livemetrics.Start(live, cfg.MetricsAddr, endpoint, name, cfg.metricsEvery())
+		var gauges []livemetrics.Gauge
+		if cfg.Store != "" {
+			gauges = watermarkGauges(live, cfg.Store)
+		}
+		addr, err := livemetrics.Start(live, cfg.MetricsAddr, endpoint, name, cfg.metricsEvery(), gauges...)
 		if err != nil {
 			return Report{}, fmt.Errorf("streaming: %w", err)
 		}

@@ -39,22 +39,42 @@ const Namespace = "beamline"
 type Server struct {
 	endpoint, job string
 	every         time.Duration
+	gauges        []Gauge
 
 	mu       sync.Mutex
 	counters map[string]int64
+	values   map[string]float64 // of gauges, by name
 	up       bool
 	polled   time.Time
 }
 
+// Gauge is a metric that the job computes besides its counters: read at each poll, with the
+// counters just read (a gauge derived from them), and left out while ok is false.
+type Gauge struct {
+	// Name is the full metric name; Help its description.
+	Name, Help string
+	Value      func(ctx context.Context, counters map[string]int64) (v float64, ok bool)
+}
+
+// Derived gauges that every job serves.
+var derived = []Gauge{{
+	Name: "beamline_acks_pending",
+	Help: "Records read but not yet acknowledged to the source (sources with acknowledgements): they wait for their archive file to close.",
+	Value: func(_ context.Context, c map[string]int64) (float64, bool) {
+		acked, ok := c["acked"]
+		return float64(c["read"] - acked), ok
+	},
+}}
+
 // Start serves the metrics of the job called job, submitted to the job service at endpoint, on
-// addr (host:port) at /metrics, polling every every, until ctx is done. It returns the address
-// it listens on.
-func Start(ctx context.Context, addr, endpoint, job string, every time.Duration) (string, error) {
+// addr (host:port) at /metrics, polling every every, until ctx is done: the job's counters and
+// gauges (with the derived ones). It returns the address it listens on.
+func Start(ctx context.Context, addr, endpoint, job string, every time.Duration, gauges ...Gauge) (string, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("--metrics_addr %s: %w", addr, err)
 	}
-	s := &Server{endpoint: endpoint, job: job, every: every, counters: map[string]int64{}}
+	s := &Server{endpoint: endpoint, job: job, every: every, counters: map[string]int64{}, gauges: append(gauges, derived...)}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(s)
 	mux := http.NewServeMux()
@@ -78,11 +98,18 @@ func (s *Server) poll(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			slog.Debug("live metrics: poll", "job", s.job, "err", err)
 		}
+		values := map[string]float64{}
+		for _, g := range s.gauges {
+			if v, ok := g.Value(ctx, counters); ok {
+				values[g.Name] = v
+			}
+		}
 		s.mu.Lock()
 		s.up = up
 		if err == nil {
 			s.counters, s.polled = counters, time.Now()
 		}
+		s.values = values
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -155,6 +182,11 @@ func (s *Server) Collect(ch chan<- prometheus.Metric) {
 	if !s.polled.IsZero() {
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("beamline_job_metrics_age_seconds", "Seconds since the counters were last read from the job service.", nil, nil),
 			prometheus.GaugeValue, time.Since(s.polled).Seconds())
+	}
+	for _, g := range s.gauges {
+		if v, ok := s.values[g.Name]; ok {
+			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(g.Name, g.Help, nil, nil), prometheus.GaugeValue, v)
+		}
 	}
 	for name, v := range s.counters {
 		desc := prometheus.NewDesc("beamline_"+metricName.ReplaceAllString(name, "_")+"_total", "The job's Beam counter "+Namespace+"/"+name+".", nil, nil)

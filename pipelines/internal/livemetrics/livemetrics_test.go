@@ -29,3 +29,15 @@ func TestCounters(t *testing.T) {
 		t.Error("Counters of an empty payload: nil error, want one")
 	}
 }
+
+// TestAcksPending derives the records waiting for their acknowledgement, only for jobs whose
+// source acknowledges.
+func TestAcksPending(t *testing.T) {
+	g := derived[0]
+	if v, ok := g.Value(t.Context(), map[string]int64{"read": 10, "acked": 7}); !ok || v != 3 {
+		t.Errorf("%s = %v, %v; want 3", g.Name, v, ok)
+	}
+	if v, ok := g.Value(t.Context(), map[string]int64{"read": 10}); ok {
+		t.Errorf("%s without acknowledgements = %v, want none", g.Name, v)
+	}
+}
