@@ -16,10 +16,10 @@ import (
 // JOIN makes SQLite loop over the published days first and look up each day's run in
 // batch_rows_by_day, instead of scanning the rows of every run.
 const (
-	selectBatch = `SELECT b.view, b.key, b.window_start, b.window_end, b.metrics
+	selectBatch = `SELECT b.key, b.window_start, b.window_end, b.metrics
 		FROM publications AS p CROSS JOIN batch_rows AS b ON b.day = p.day AND b.run = p.run
 		WHERE p.day >= ? AND p.day < ? AND b.view = ? AND b.window_start >= ? AND b.window_start < ?`
-	selectSpeed = `SELECT b.view, b.key, b.window_start, b.window_end, b.metrics
+	selectSpeed = `SELECT b.key, b.window_start, b.window_end, b.metrics
 		FROM speed_rows AS b
 		WHERE b.view = ? AND b.window_start >= ? AND b.window_start < ?`
 	andKey  = ` AND b.key = ?`
@@ -44,7 +44,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]views.Row, error) {
 	if err != nil {
 		return nil, wrap("query", err)
 	}
-	out, err := scanRows(rows, q.Layer)
+	out, err := scanRows(rows, q.View, q.Layer)
 	return out, wrap("query", err)
 }
 
@@ -70,7 +70,8 @@ func querySQL(q store.Query) (string, []any, error) {
 	return text + orderBy, args, nil
 }
 
-func scanRows(rows *sql.Rows, layer views.Layer) ([]views.Row, error) {
+// scanRows reads the rows of view (the query's: not read back per row) and layer.
+func scanRows(rows *sql.Rows, view string, layer views.Layer) ([]views.Row, error) {
 	defer rows.Close()
 	var out []views.Row
 	for rows.Next() {
@@ -78,7 +79,7 @@ func scanRows(rows *sql.Rows, layer views.Layer) ([]views.Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.Layer = layer
+		r.View, r.Layer = view, layer
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -90,12 +91,12 @@ func scanRow(rows *sql.Rows) (views.Row, error) {
 		start, end int64
 		metrics    string
 	)
-	if err := rows.Scan(&r.View, &r.Key, &start, &end, &metrics); err != nil {
+	if err := rows.Scan(&r.Key, &start, &end, &metrics); err != nil {
 		return r, err
 	}
 	m, err := views.DecodeMetrics(metrics)
 	if err != nil {
-		return r, fmt.Errorf("decode metrics of %s/%s: %w", r.View, r.Key, err)
+		return r, fmt.Errorf("decode metrics of %s: %w", r.Key, err)
 	}
 	r.Metrics = m
 	r.WindowStart, r.WindowEnd = fromMillis(start), fromMillis(end)
