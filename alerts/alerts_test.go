@@ -20,7 +20,7 @@ import (
 // from time 0) on which it must fire at firesAt and not before notBefore, and one on which it
 // must stay quiet.
 var cases = map[string]struct {
-	fire, quiet         string
+	fire, quiet        string
 	notBefore, firesAt time.Duration
 }{
 	"BeamlineNoBatchPublication": {
