@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/beamline/beamline/io/views"
 )
 
 // TestDemo runs the README's local command, scripts/demo.sh, as a newcomer would (shorter): the
@@ -56,8 +58,13 @@ func TestDemo(t *testing.T) {
 	t.Logf("compaction: %s", m[0])
 
 	answers := apiAnswers(t, r.stdout)
-	if len(answers) != 5 {
-		t.Fatalf("want 5 API answers (status and top, before and after the backfill, then the runs), got %d:\n%s", len(answers), r.stdout)
+	if len(answers) != 6 {
+		t.Fatalf("want 6 API answers (status and top, before and after the backfill, then the runs and the catalog), got %d:\n%s", len(answers), r.stdout)
+	}
+	if vs, _ := answers[5]["views"].([]any); len(vs) != len(views.All()) {
+		t.Errorf("GET /v1/views after the demo = %v, want its %d views", answers[5], len(views.All()))
+	} else if b, _ := vs[0].(map[string]any)["batch"].(map[string]any); b["published_days"] != 1.0 {
+		t.Errorf("GET /v1/views: the batch layer of %v, want the demo's one published day", vs[0])
 	}
 	if runs, _ := answers[4]["runs"].([]any); len(runs) != 1 || runs[0].(map[string]any)["status"] != "published" {
 		t.Errorf("GET /v1/runs after the demo = %v, want its one published run", answers[4])

@@ -297,19 +297,7 @@ func (l *load) drive(n, c int) result {
 func (l *load) settle(base string) error {
 	const gauge = "beamline_serving_batch_index_loading "
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		req, err := http.NewRequest(http.MethodGet, base+"/metrics", nil)
-		if err != nil {
-			return err
-		}
-		if l.token != "" {
-			req.Header.Set("Authorization", "Bearer "+l.token)
-		}
-		resp, err := l.client.Do(req)
-		if err != nil {
-			return fmt.Errorf("settle: %w", err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		body, _, err := l.fetch(base+"/metrics", io.ReadAll)
 		if err != nil {
 			return fmt.Errorf("settle: %w", err)
 		}
@@ -322,23 +310,30 @@ func (l *load) settle(base string) error {
 }
 
 func (l *load) get(target string) error {
+	_, code, err := l.fetch(target, func(r io.Reader) ([]byte, error) {
+		_, err := io.Copy(io.Discard, r)
+		return nil, err
+	})
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("GET %s: status %d", target, code)
+	}
+	return err
+}
+
+// fetch GETs target (with the token) and returns what read makes of the body, and the status.
+func (l *load) fetch(target string, read func(io.Reader) ([]byte, error)) ([]byte, int, error) {
 	req, err := http.NewRequest(http.MethodGet, target, nil)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	if l.token != "" {
 		req.Header.Set("Authorization", "Bearer "+l.token)
 	}
 	resp, err := l.client.Do(req)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: status %d", target, resp.StatusCode)
-	}
-	return nil
+	body, err := read(resp.Body)
+	return body, resp.StatusCode, err
 }
