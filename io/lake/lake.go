@@ -121,6 +121,39 @@ func listDay(ctx context.Context, fs filesystem.Interface, root string, day time
 	return p, nil
 }
 
+// Days returns the days that root has partitions for, sorted; none (and no error) for a root
+// with no partitions. Local filesystems list the day directories; object stores, which have no
+// directories, list every file of the lake, so use it only where that is affordable (a warm
+// restart of the streaming job that finds no speed watermark).
+func Days(ctx context.Context, root string) ([]time.Time, error) {
+	fs, err := filesystem.New(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("list lake %s: %w", root, err)
+	}
+	defer fs.Close()
+	seen := map[time.Time]bool{}
+	for _, glob := range []string{join(root, "raw", "dt=*"), join(root, "raw", "dt=*", "hr=*", "*")} {
+		found, err := fs.List(ctx, glob)
+		if err != nil {
+			return nil, fmt.Errorf("list lake %s: %w", root, err)
+		}
+		for _, f := range found {
+			if day, ok := PartitionOf(f); ok {
+				seen[day] = true
+			}
+		}
+		if len(seen) > 0 {
+			break
+		}
+	}
+	days := make([]time.Time, 0, len(seen))
+	for d := range seen {
+		days = append(days, d)
+	}
+	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
+	return days, nil
+}
+
 // checkLake returns ErrNoLake unless root holds a partition: a day directory (local
 // filesystems) or a file in an hour partition (object stores, which have no directories).
 func checkLake(ctx context.Context, fs filesystem.Interface, root string) error {

@@ -81,6 +81,22 @@ func TestListLocal(t *testing.T) {
 	}
 }
 
+// TestDays finds the sample lake's days, locally and on S3 (no directory objects), and none in
+// an empty directory.
+func TestDays(t *testing.T) {
+	srv := laketest.StartS3(t, "bucket")
+	srv.Upload(t, sampleLake, "bucket", "data/lake")
+	for _, root := range []string{sampleLake, "s3://bucket/data/lake"} {
+		days, err := lake.Days(t.Context(), root)
+		if err != nil || !cmp.Equal(days, []time.Time{day1, day2}) {
+			t.Errorf("Days(%s) = %v, %v; want %s and %s", root, days, err, day1, day2)
+		}
+	}
+	if days, err := lake.Days(t.Context(), t.TempDir()); err != nil || len(days) != 0 {
+		t.Errorf("Days of an empty directory = %v, %v; want none", days, err)
+	}
+}
+
 // TestListS3 lists the sample lake from S3, where there are no directory objects and '*' does
 // not cross '/': the same files as from the local copy, by day.
 func TestListS3(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -184,6 +185,70 @@ func TestCrashAndWarmRestart(t *testing.T) {
 	checkArchive(t, cfg.Archive, records, day)
 	diffRows(t, "final speed views differ from the reference", want.Rows, speed())
 	checkDeadLetters(t, cfg.DeadLetter, records)
+}
+
+// TestCrashBeforeFirstWindow kills the job (SIGKILL) after it archived and acknowledged records
+// but before any window closed, so the store has no speed watermark, and restarts it: the
+// restart replays the whole archive (the acknowledged records will not come back from the
+// queue), and the final speed views equal the reference. Before, a restart without a
+// watermark replayed nothing and those records were missing from the speed layer for good.
+func TestCrashBeforeFirstWindow(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildJob(t)
+	const deadline = 10 * time.Second
+	srv := pubsubtest.Start(t, deadline)
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	day := start.Truncate(24 * time.Hour)
+	records := clickstream(3000, 7, start)
+	cfg := testConfig(t, srv.URL+"?idle=3s&call=500ms")
+	want := referenceOf(t, cfg, records, day)
+	// The first job sees a slow trickle (4 s of event time a second, and a long idle time), so
+	// that no window closes for minutes; the rest is published once it is dead.
+	var stop atomic.Bool
+	var published atomic.Int64
+	go func() {
+		for i := 0; i < len(records)/2 && !stop.Load(); i += 20 {
+			srv.PublishAll(records[i : i+20])
+			published.Store(int64(i + 20))
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	firstCfg := cfg
+	firstCfg.Source = srv.URL + "?idle=5m&call=500ms"
+	first := startProcess(t, bin, filepath.Join(dir, "first.log"), jobArgs(firstCfg))
+	acked := func() bool { st := srv.Stats(); return st.Messages > st.Unacked }
+	if !waitUntil(2*time.Minute, func() bool { return first.exited() || acked() }) || first.exited() {
+		t.Fatalf("the first job acknowledged nothing:\n%s", first.tail())
+	}
+	stop.Store(true)
+	if wm := speedWatermark(t, cfg.Store); !wm.IsZero() {
+		t.Fatalf("the first job recorded a speed watermark (%s) before the kill: the test needs none", wm)
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.wait()
+	t.Logf("killed the first job with no speed watermark: %+v", srv.Stats())
+	time.Sleep(deadline + time.Second)
+
+	time.Sleep(time.Second) // the publisher has stopped
+	srv.PublishAll(records[published.Load():])
+	second := startProcess(t, bin, filepath.Join(dir, "second.log"), jobArgs(cfg))
+	speed := func() []views.Row { return rowsOf(t, cfg.Store, views.Speed, day, day.AddDate(0, 0, 1)) }
+	settled := waitUntil(3*time.Minute, func() bool {
+		return second.exited() || srv.Stats().Unacked == 0 && cmp.Equal(withoutLayer(want.Rows), withoutLayer(speed()))
+	})
+	if err := second.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.wait(); err != nil || !settled {
+		t.Errorf("second job: settled %v, exit %v:\n%s", settled, err, second.tail())
+	}
+	if strings.Contains(second.tail(), "replay_files=0 ") {
+		t.Errorf("the restarted job did not replay the archive:\n%s", second.tail())
+	}
+	checkArchive(t, cfg.Archive, records, day)
+	diffRows(t, "final speed views differ from the reference", want.Rows, speed())
 }
 
 // report returns the report lines of a job's log.

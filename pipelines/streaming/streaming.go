@@ -18,11 +18,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/beamline/beamline/io/archive"
+	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/pipelines/internal/jobservice"
 	"github.com/beamline/beamline/pipelines/internal/livemetrics"
 	"github.com/beamline/beamline/transforms/aggregate"
+	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/enrich"
 	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
@@ -70,6 +72,14 @@ type Config struct {
 	// WarmRestart replays the archive's tail on start when the store has a speed watermark
 	// (see Plan).
 	WarmRestart bool
+}
+
+// dedupeTTL is the dedupe TTL, with the default filled in.
+func (c Config) dedupeTTL() time.Duration {
+	if c.DedupeTTL <= 0 {
+		return dedupe.DefaultTTL
+	}
+	return c.DedupeTTL
 }
 
 func (c Config) lateness() time.Duration {
@@ -182,11 +192,31 @@ func prepare(ctx context.Context, cfg Config, st store.Store) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	if wm.IsZero() || !cfg.WarmRestart {
+	if !cfg.WarmRestart {
 		return Plan{Watermark: wm}, nil
+	}
+	if wm.IsZero() {
+		return planWithoutWatermark(ctx, cfg)
 	}
 	plan := planRestart(wm, cfg.lateness())
 	if plan.Files, err = archive.Tail(ctx, cfg.Archive, plan.ReplayFrom, time.Now()); err != nil {
+		return Plan{}, err
+	}
+	return plan, nil
+}
+
+// planWithoutWatermark plans a start on a store without a speed watermark. A job killed before
+// its first window closed recorded none, yet it archived (and acknowledged) records that the
+// queue will not deliver again: so whatever the archive holds is replayed, from a dedupe TTL
+// before its first day, and counts. A new deployment with an empty archive replays nothing.
+func planWithoutWatermark(ctx context.Context, cfg Config) (Plan, error) {
+	days, err := lake.Days(ctx, cfg.Archive)
+	if err != nil || len(days) == 0 {
+		return Plan{}, err
+	}
+	from := days[0].Add(-cfg.dedupeTTL())
+	plan := Plan{ReplayFrom: from, SessionsFrom: from}
+	if plan.Files, err = archive.Tail(ctx, cfg.Archive, from, time.Now()); err != nil {
 		return Plan{}, err
 	}
 	return plan, nil
