@@ -24,8 +24,9 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/beamline/beamline/io/registry"
 
 	"github.com/beamline/beamline/io/views"
 )
@@ -169,32 +170,13 @@ var ErrNotExist = errors.New("no view store there")
 // Opener opens a store for a parsed URL.
 type Opener func(ctx context.Context, u *url.URL, opts Options) (Store, error)
 
-var (
-	mu      sync.RWMutex
-	openers = map[string]Opener{}
-)
+var openers = registry.New[Opener]("open store", ErrUnknownScheme)
 
 // Register makes a driver available under scheme. It panics if scheme is registered twice.
-func Register(scheme string, open Opener) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := openers[scheme]; dup {
-		panic("store: Register called twice for scheme " + scheme)
-	}
-	openers[scheme] = open
-}
+func Register(scheme string, open Opener) { openers.Register(scheme, open) }
 
 // Schemes returns the registered schemes, sorted.
-func Schemes() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(openers))
-	for s := range openers {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
+func Schemes() []string { return openers.Schemes() }
 
 // Open opens the store at rawURL with the driver registered for its scheme, creating it if
 // needed. Its errors show the URL without its password.
@@ -208,19 +190,9 @@ func OpenReadOnly(ctx context.Context, rawURL string) (Store, error) {
 }
 
 func open(ctx context.Context, rawURL string, opts Options) (Store, error) {
-	u, err := url.Parse(rawURL)
+	opener, u, err := openers.Lookup(rawURL)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // its message would repeat the URL, password included
-		}
-		return nil, fmt.Errorf("open store (malformed url, not shown): %w", err)
-	}
-	mu.RLock()
-	opener, ok := openers[u.Scheme]
-	mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("open store %q: %w %q (registered: %s)", u.Redacted(), ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
+		return nil, err
 	}
 	st, err := opener(ctx, u, opts)
 	if err != nil {

@@ -41,9 +41,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
-	"strings"
-	"sync"
+
+	"github.com/beamline/beamline/io/registry"
 )
 
 // Message is one message to publish.
@@ -75,47 +74,16 @@ type Driver interface {
 // ErrUnknownScheme is returned for a URL whose scheme no driver registered.
 var ErrUnknownScheme = errors.New("unknown topic scheme")
 
-var (
-	mu      sync.RWMutex
-	drivers = map[string]Driver{}
-)
+var drivers = registry.New[Driver]("topic", ErrUnknownScheme)
 
 // Register makes a driver available under scheme. It panics if scheme is registered twice.
-func Register(scheme string, d Driver) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := drivers[scheme]; dup {
-		panic("topic: Register called twice for scheme " + scheme)
-	}
-	drivers[scheme] = d
-}
+func Register(scheme string, d Driver) { drivers.Register(scheme, d) }
 
 // Schemes returns the registered schemes, sorted.
-func Schemes() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(drivers))
-	for s := range drivers {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
+func Schemes() []string { return drivers.Schemes() }
 
 // lookup parses rawURL and finds its driver.
-func lookup(rawURL string) (Driver, *url.URL, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("topic %q: %w", rawURL, err)
-	}
-	mu.RLock()
-	d, ok := drivers[u.Scheme]
-	mu.RUnlock()
-	if !ok {
-		return nil, nil, fmt.Errorf("topic %q: %w %q (registered: %s)", u.Redacted(), ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
-	}
-	return d, u, nil
-}
+func lookup(rawURL string) (Driver, *url.URL, error) { return drivers.Lookup(rawURL) }
 
 // Validate checks rawURL without touching any system.
 func Validate(rawURL string) error {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
+
+	"github.com/beamline/beamline/io/registry"
 )
 
 // Features are what a model sees of one event.
@@ -32,39 +32,22 @@ type Opener func(ctx context.Context, location string) (Model, error)
 // ErrUnknownDriver is returned for a model URL whose driver is not registered.
 var ErrUnknownDriver = errors.New("unknown model driver")
 
-var (
-	driversMu sync.RWMutex
-	drivers   = map[string]Opener{}
-)
+var drivers = registry.New[Opener]("model driver", ErrUnknownDriver)
 
 // Register makes a model driver available under name, as database/sql.Register does; drivers
 // call it from their init function. It panics if name is registered twice or open is nil.
 func Register(name string, open Opener) {
-	driversMu.Lock()
-	defer driversMu.Unlock()
 	if open == nil {
 		panic("score: Register opener is nil")
 	}
 	if name == "" || strings.ContainsAny(name, "+:/") {
 		panic(fmt.Sprintf("score: Register: bad driver name %q", name))
 	}
-	if _, dup := drivers[name]; dup {
-		panic("score: Register called twice for driver " + name)
-	}
-	drivers[name] = open
+	drivers.Register(name, open)
 }
 
 // Drivers returns the names of the registered drivers, sorted.
-func Drivers() []string {
-	driversMu.RLock()
-	defer driversMu.RUnlock()
-	names := make([]string, 0, len(drivers))
-	for n := range drivers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Drivers() []string { return drivers.Schemes() }
 
 // ParseURL splits a model URL into its driver name and the location the driver opens:
 //
@@ -96,9 +79,8 @@ func ParseURL(modelURL string) (driver, location string, err error) {
 }
 
 func opener(driver string) Opener {
-	driversMu.RLock()
-	defer driversMu.RUnlock()
-	return drivers[driver]
+	open, _ := drivers.Get(driver)
+	return open
 }
 
 // Open opens the model at modelURL with its registered driver. Each call opens a new model;
