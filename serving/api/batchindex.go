@@ -186,10 +186,14 @@ type indexEntry struct {
 	ix  *dayIndex
 }
 
-// Index loads: how long one may take, and how long after a failed one the day is tried again.
+// Index loads: how long one may take, how long after a failed one the day is tried again, and
+// how many run at once (a load holds a whole day's rows as the store returns them until the
+// index is built: a 31-day query must not read 31 days into memory at once; the days beyond
+// these are loaded by later queries).
 const (
 	indexLoadTimeout = time.Minute
 	indexRetryAfter  = time.Minute
+	maxIndexLoads    = 2
 )
 
 // newBatchIndex returns an index of at most budget rows, or nil (no index) when budget is not
@@ -220,7 +224,7 @@ func (b *batchIndex) get(spec views.Spec, day time.Time, run string) (*dayIndex,
 	switch {
 	case b.tooBig[k]:
 		b.srv.metrics.batchIndex.WithLabelValues("too_big").Inc()
-	case b.loading[k] || b.srv.now().Before(b.failed[k]):
+	case b.loading[k] || b.srv.now().Before(b.failed[k]) || len(b.loading) >= maxIndexLoads:
 		b.srv.metrics.batchIndex.WithLabelValues("miss").Inc()
 	default:
 		b.srv.metrics.batchIndex.WithLabelValues("load").Inc()

@@ -107,3 +107,42 @@ func counter(t *testing.T, srv *Server, name, label, value string) float64 {
 	}
 	return sum
 }
+
+// TestBatchIndexLoadsFewDaysAtOnce checks that a query over many days starts at most
+// maxIndexLoads loads (each holds a day's rows while it runs), and that later queries load the
+// rest until every day is indexed.
+func TestBatchIndexLoadsFewDaysAtOnce(t *testing.T) {
+	st := openStore(t)
+	const days = 6
+	var rows []views.Row
+	var pubDays []time.Time
+	for d := range days {
+		rows = append(rows, row(views.PageViews, "u", day0.AddDate(0, 0, d).Add(time.Hour), pv(int64(d+1), 1)))
+		pubDays = append(pubDays, day0.AddDate(0, 0, d))
+	}
+	writeBatch(t, st, "run-a", rows...)
+	publish(t, st, "run-a", pubDays...)
+	srv := newTestServer(t, st, &Options{StateRefresh: -1, CacheEntries: -1})
+	query := "/v1/views/page_views?key=u&granularity=1d&from=" + rfc(day0) + "&to=" + rfc(day0.AddDate(0, 0, days))
+	for i := 1; ; i++ {
+		var r rowsResponse
+		decode(t, serveGET(srv, query), &r)
+		if r.Totals["views"] != 21 {
+			t.Fatalf("query %d: total %d, want 21", i, r.Totals["views"])
+		}
+		loads := counter(t, srv, "beamline_serving_batch_index_lookups_total", "result", "load")
+		if loads > float64(maxIndexLoads*i) {
+			t.Fatalf("after %d queries, %v loads started; want at most %d a query", i, loads, maxIndexLoads)
+		}
+		srv.index.wait()
+		srv.index.mu.Lock()
+		held := len(srv.index.entries)
+		srv.index.mu.Unlock()
+		if held == days {
+			break
+		}
+		if i > days {
+			t.Fatalf("after %d queries the index does not hold every day", i)
+		}
+	}
+}

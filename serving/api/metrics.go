@@ -57,7 +57,7 @@ func newMetrics(now func() time.Time) *metrics {
 			Name: "beamline_serving_shed_total", Help: "Expensive queries shed with 503 because too many ran at once.",
 		}),
 		batchIndex: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "beamline_serving_batch_index_lookups_total", Help: "Batch-index lookups of a published day by result (hit; load: a load started; miss: loading or failed recently; too_big).",
+			Name: "beamline_serving_batch_index_lookups_total", Help: "Batch-index lookups of a published day by result (hit; load: a load started; miss: loading, failed recently or too many loads at once; too_big).",
 		}, []string{"result"}),
 		batchIndexRows: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "beamline_serving_batch_index_rows", Help: "Batch rows held in the batch index.",
