@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +30,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
+	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/pipelines/internal/jobservice"
 	"github.com/beamline/beamline/pipelines/internal/livemetrics"
 	"github.com/beamline/beamline/transforms/dedupe"
@@ -86,17 +86,11 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config) error {
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := jobrun.StartProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	if *metricsFlag != "" {
 		var listed atomic.Int64
 		cfg.Listed = func(n int) { listed.Store(int64(n)) }
@@ -109,25 +103,15 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	rep.Print(os.Stdout)
-	printUsage()
+	cpu, rss := jobrun.Usage()
+	fmt.Printf("peak RSS %d MiB, CPU %.1f s\n", rss>>20, cpu.Seconds()) // scripts/bench-batch.sh reads it
 	return nil
-}
-
-// printUsage prints the process's peak resident set and CPU time (Prism included when
-// embedded): on a shared machine CPU time compares runs better than wall time.
-func printUsage() {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return
-	}
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	fmt.Printf("peak RSS %d MiB, CPU %.1f s\n", ru.Maxrss>>10, cpu.Seconds()) // Linux reports KiB
 }
 
 func config() (Config, error) {
 	cfg := Config{
 		Lake: *lakeFlag, Store: *storeFlag, DeadLetter: *deadFlag, Reference: *referenceFlag,
-		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag),
+		Countries: jobrun.List(*countriesFlag), Bots: jobrun.List(*botsFlag), Blocked: jobrun.List(*blockedFlag),
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		DedupeTTL: *ttlFlag, Lookahead: *lookaheadFlag, AllowedLateness: *latenessFlag, AllowOpenDay: *openDayFlag, MaxRecordBytes: *maxRecordFlag,
 		OnCorruptFile: *corruptFlag, MaxCorruptFraction: *corruptMax,
@@ -153,16 +137,6 @@ func parseDay(name, v string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%s=%q is not a day: use YYYY-MM-DD", name, v)
 	}
 	return t, nil
-}
-
-func list(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // serveMetrics serves the counters of the job while it runs, read from its job service, and its

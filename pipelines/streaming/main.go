@@ -64,7 +64,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +78,7 @@ import (
 	_ "github.com/beamline/beamline/io/source/pubsubsource"
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
 	_ "github.com/beamline/beamline/io/topic/pubsubtopic"
+	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/event"
@@ -127,42 +127,19 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config) error {
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := jobrun.StartProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	rep, err := Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	rep.Print(os.Stdout)
-	fmt.Printf("cpu %s, peak RSS %d MiB\n", cpuTime().Round(time.Millisecond), peakRSS()>>20)
+	cpu, rss := jobrun.Usage()
+	fmt.Printf("cpu %s, peak RSS %d MiB\n", cpu.Round(time.Millisecond), rss>>20) // scripts/benchstream reads it
 	return nil
-}
-
-// cpuTime returns the CPU time (user + system) of this process so far, Prism included.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSS returns the process's peak resident set in bytes (Prism included when embedded).
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss << 10 // Linux reports KiB
 }
 
 func config() (Config, error) {
@@ -172,20 +149,10 @@ func config() (Config, error) {
 	cfg := Config{
 		Source: *sourceFlag, Store: *storeFlag, Archive: *archiveFlag, DeadLetter: *deadFlag,
 		Reference: *referenceFlag, ReferenceRefresh: *refreshFlag, RunFor: *runForFlag, Stage: *stageFlag, OutputTopic: *outTopicFlag,
-		Countries: list(*countriesFlag), Bots: list(*botsFlag), Blocked: list(*blockedFlag), MaxRecordBytes: *maxRecordFlag, MetricsAddr: *metricsFlag,
+		Countries: jobrun.List(*countriesFlag), Bots: jobrun.List(*botsFlag), Blocked: jobrun.List(*blockedFlag), MaxRecordBytes: *maxRecordFlag, MetricsAddr: *metricsFlag,
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, DedupeTTL: *ttlFlag,
 		AckMode: source.AckMode(*ackFlag), WarmRestart: *warmFlag,
 	}
 	return cfg, cfg.Validate()
-}
-
-func list(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -1,0 +1,38 @@
+package jobrun
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestList(t *testing.T) {
+	if got := List(" a, ,b ,,c"); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("List = %q, want a, b, c", got)
+	}
+	if got := List(""); len(got) != 0 {
+		t.Errorf("List(\"\") = %q, want none", got)
+	}
+}
+
+func TestProfileAndUsage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	stop, err := StartProfile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1e7; i++ {
+		_ = i * i
+	}
+	stop()
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Errorf("profile %s: %v, %v; want a written profile", path, fi, err)
+	}
+	if _, err := StartProfile(filepath.Join(t.TempDir(), "no", "such", "dir", "p")); err == nil {
+		t.Error("StartProfile in a missing directory: no error")
+	}
+	if cpu, rss := Usage(); cpu <= 0 || rss <= 0 {
+		t.Errorf("Usage = %v, %d; want both positive", cpu, rss)
+	}
+}
