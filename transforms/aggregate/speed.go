@@ -79,7 +79,7 @@ func (o SpeedOptions) Validate() error {
 // # Sessions
 //
 // Beam session windows cannot be used (on Prism, late events do not merge sessions and
-// accumulating mode repeats session panes; see BEAM-FACTS.md), so sessions are computed from a
+// accumulating mode repeats session panes, as measured on Prism v2.77), so sessions are computed from a
 // per-user state that holds the events of the user's open sessions. A session is final once
 // the watermark passes its last event + SessionGap + AllowedLateness + one window + a margin:
 // no event that can still arrive (the same lateness gate as the minute views drops later ones)

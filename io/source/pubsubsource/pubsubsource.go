@@ -38,7 +38,7 @@
 // travel in the checkpoint's residual, which the runner saves with the bundle's output, so a
 // message is acknowledged once its bundle has been committed. That is durable only where a
 // commit is (Dataflow); on Prism (in memory) or Flink (durable at checkpoints) a crash after
-// such an ack loses messages (measured on Prism: 6,426 of 20,000, see BEAM-FACTS.md).
+// such an ack loses messages (measured on Prism v2.77: 6,426 of 20,000).
 package pubsubsource
 
 import (
