@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -192,7 +193,7 @@ func prepare(ctx context.Context, cfg Config, st store.Store) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	if !cfg.WarmRestart {
+	if !cfg.WarmRestart || submitOnly() {
 		return Plan{Watermark: wm}, nil
 	}
 	if wm.IsZero() {
@@ -203,6 +204,19 @@ func prepare(ctx context.Context, cfg Config, st store.Store) (Plan, error) {
 		return Plan{}, err
 	}
 	return plan, nil
+}
+
+// submitOnly says whether the runner will only print or save the job (Dataflow's --dry_run or
+// --template_location): nothing runs now, so there is no replay to plan (and the archive is
+// not listed: a dry run needs no access to it).
+func submitOnly() bool {
+	set := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	return set("dry_run") == "true" || set("template_location") != ""
 }
 
 // planWithoutWatermark plans a start on a store without a speed watermark. A job killed before
