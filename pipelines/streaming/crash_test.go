@@ -128,45 +128,48 @@ func publish(srv *pubsubtest.Server, records [][]byte, batch int, every time.Dur
 	return p
 }
 
-// TestCrashAndWarmRestart kills the job with SIGKILL in the middle of a stream and restarts it
-// on the same subscription. Nothing is lost from the archive (every published record is in
-// it; a record whose acknowledgement the crash prevented may be in it twice); with the warm
-// restart, which replays the archive's tail with the queue, the final speed views equal the
-// independent reference: nothing lost and nothing counted twice; every garbage record is in
-// the dead letters.
-func TestCrashAndWarmRestart(t *testing.T) {
-	dir := t.TempDir()
-	bin := buildJob(t)
-	const deadline = 10 * time.Second
-	srv := pubsubtest.Start(t, deadline)
+// crash is a stream through a pstest server, its reference views, and the job that a crash
+// test kills and restarts.
+type crash struct {
+	dir, bin string
+	srv      *pubsubtest.Server
+	day      time.Time
+	records  [][]byte
+	cfg      Config
+	want     reference.Result
+}
+
+// crashAckDeadline is the subscription's ack deadline: what a killed job held comes back after it.
+const crashAckDeadline = 10 * time.Second
+
+// newCrash generates n records from 10:00 on 2026-11-20 (seed) and the job's config and
+// reference views; nothing is published yet.
+func newCrash(t *testing.T, n int, seed uint64) *crash {
+	c := &crash{dir: t.TempDir(), bin: buildJob(t), srv: pubsubtest.Start(t, crashAckDeadline)}
 	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	day := start.Truncate(24 * time.Hour)
-	records := clickstream(12000, 33, start)
-	cfg := testConfig(t, srv.URL+"?idle=3s&call=500ms")
-	want := referenceOf(t, cfg, records, day)
-	pub := publish(srv, records, 300, 500*time.Millisecond)
+	c.day = start.Truncate(24 * time.Hour)
+	c.records = clickstream(n, seed, start)
+	c.cfg = testConfig(t, c.srv.URL+"?idle=3s&call=500ms")
+	c.want = referenceOf(t, c.cfg, c.records, c.day)
+	return c
+}
 
-	first := startProcess(t, bin, filepath.Join(dir, "first.log"), jobArgs(cfg))
-	// Kill it once it has written a quarter of the stream's windows, mid-stream.
-	ok := waitUntil(2*time.Minute, func() bool {
-		return first.exited() || !speedWatermark(t, cfg.Store).Before(start.Add(5*time.Minute))
-	})
-	if !ok || first.exited() {
-		t.Fatalf("the first job did not get far enough:\n%s", first.tail())
-	}
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	first.wait()
-	killed := srv.Stats()
-	t.Logf("killed the first job: %+v, speed watermark %s", killed, speedWatermark(t, cfg.Store))
-	time.Sleep(deadline + time.Second) // what the dead job held comes back to the queue
+// speed returns the store's speed rows of the stream's day.
+func (c *crash) speed(t *testing.T) []views.Row {
+	return rowsOf(t, c.cfg.Store, views.Speed, c.day, c.day.AddDate(0, 0, 1))
+}
 
-	second := startProcess(t, bin, filepath.Join(dir, "second.log"), jobArgs(cfg))
-	pub.wg.Wait()
-	speed := func() []views.Row { return rowsOf(t, cfg.Store, views.Speed, day, day.AddDate(0, 0, 1)) }
+// restart waits for the killed job's messages to come back, starts the job again, calls
+// started, waits until every message is acknowledged and the speed views equal the reference
+// (3 minutes at most), stops the job and checks that it replayed the archive and that the
+// views and the archive are complete.
+func (c *crash) restart(t *testing.T, started func()) *process {
+	t.Helper()
+	time.Sleep(crashAckDeadline + time.Second)
+	second := startProcess(t, c.bin, filepath.Join(c.dir, "second.log"), jobArgs(c.cfg))
+	started()
 	settled := waitUntil(3*time.Minute, func() bool {
-		return second.exited() || srv.Stats().Unacked == 0 && cmp.Equal(withoutLayer(want.Rows), withoutLayer(speed()))
+		return second.exited() || c.srv.Stats().Unacked == 0 && cmp.Equal(withoutLayer(c.want.Rows), withoutLayer(c.speed(t)))
 	})
 	if err := second.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -175,16 +178,42 @@ func TestCrashAndWarmRestart(t *testing.T) {
 		t.Errorf("second job: settled %v, exit %v:\n%s", settled, err, second.tail())
 	}
 	if !strings.Contains(second.tail(), "replay_files=") || strings.Contains(second.tail(), "replay_files=0 ") {
-		t.Errorf("the restarted job did not replay the archive's tail:\n%s", second.tail())
+		t.Errorf("the restarted job did not replay the archive:\n%s", second.tail())
 	}
-	st := srv.Stats()
+	checkArchive(t, c.cfg.Archive, c.records, c.day)
+	diffRows(t, "final speed views differ from the reference", c.want.Rows, c.speed(t))
+	return second
+}
+
+// TestCrashAndWarmRestart kills the job with SIGKILL in the middle of a stream and restarts it
+// on the same subscription. Nothing is lost from the archive (every published record is in
+// it; a record whose acknowledgement the crash prevented may be in it twice); with the warm
+// restart, which replays the archive's tail with the queue, the final speed views equal the
+// independent reference: nothing lost and nothing counted twice; every garbage record is in
+// the dead letters.
+func TestCrashAndWarmRestart(t *testing.T) {
+	c := newCrash(t, 12000, 33)
+	pub := publish(c.srv, c.records, 300, 500*time.Millisecond)
+	first := startProcess(t, c.bin, filepath.Join(c.dir, "first.log"), jobArgs(c.cfg))
+	// Kill it once it has written a quarter of the stream's windows, mid-stream.
+	ok := waitUntil(2*time.Minute, func() bool {
+		return first.exited() || !speedWatermark(t, c.cfg.Store).Before(c.day.Add(10*time.Hour+5*time.Minute))
+	})
+	if !ok || first.exited() {
+		t.Fatalf("the first job did not get far enough:\n%s", first.tail())
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.wait()
+	t.Logf("killed the first job: %+v, speed watermark %s", c.srv.Stats(), speedWatermark(t, c.cfg.Store))
+	second := c.restart(t, pub.wg.Wait)
+	st := c.srv.Stats()
 	t.Logf("after the restart: %+v; the second job's report:\n%s", st, report(second.tail()))
 	if st.Unacked != 0 {
 		t.Errorf("%d messages never acknowledged", st.Unacked)
 	}
-	checkArchive(t, cfg.Archive, records, day)
-	diffRows(t, "final speed views differ from the reference", want.Rows, speed())
-	checkDeadLetters(t, cfg.DeadLetter, records)
+	checkDeadLetters(t, c.cfg.DeadLetter, c.records)
 }
 
 // TestCrashBeforeFirstWindow kills the job (SIGKILL) after it archived and acknowledged records
@@ -193,62 +222,35 @@ func TestCrashAndWarmRestart(t *testing.T) {
 // queue), and the final speed views equal the reference. Before, a restart without a
 // watermark replayed nothing and those records were missing from the speed layer for good.
 func TestCrashBeforeFirstWindow(t *testing.T) {
-	dir := t.TempDir()
-	bin := buildJob(t)
-	const deadline = 10 * time.Second
-	srv := pubsubtest.Start(t, deadline)
-	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	day := start.Truncate(24 * time.Hour)
-	records := clickstream(3000, 7, start)
-	cfg := testConfig(t, srv.URL+"?idle=3s&call=500ms")
-	want := referenceOf(t, cfg, records, day)
+	c := newCrash(t, 3000, 7)
 	// The first job sees a slow trickle (4 s of event time a second, and a long idle time), so
 	// that no window closes for minutes; the rest is published once it is dead.
 	var stop atomic.Bool
 	var published atomic.Int64
 	go func() {
-		for i := 0; i < len(records)/2 && !stop.Load(); i += 20 {
-			srv.PublishAll(records[i : i+20])
+		for i := 0; i < len(c.records)/2 && !stop.Load(); i += 20 {
+			c.srv.PublishAll(c.records[i : i+20])
 			published.Store(int64(i + 20))
 			time.Sleep(500 * time.Millisecond)
 		}
 	}()
-	firstCfg := cfg
-	firstCfg.Source = srv.URL + "?idle=5m&call=500ms"
-	first := startProcess(t, bin, filepath.Join(dir, "first.log"), jobArgs(firstCfg))
-	acked := func() bool { st := srv.Stats(); return st.Messages > st.Unacked }
+	firstCfg := c.cfg
+	firstCfg.Source = c.srv.URL + "?idle=5m&call=500ms"
+	first := startProcess(t, c.bin, filepath.Join(c.dir, "first.log"), jobArgs(firstCfg))
+	acked := func() bool { st := c.srv.Stats(); return st.Messages > st.Unacked }
 	if !waitUntil(2*time.Minute, func() bool { return first.exited() || acked() }) || first.exited() {
 		t.Fatalf("the first job acknowledged nothing:\n%s", first.tail())
 	}
 	stop.Store(true)
-	if wm := speedWatermark(t, cfg.Store); !wm.IsZero() {
+	if wm := speedWatermark(t, c.cfg.Store); !wm.IsZero() {
 		t.Fatalf("the first job recorded a speed watermark (%s) before the kill: the test needs none", wm)
 	}
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	first.wait()
-	t.Logf("killed the first job with no speed watermark: %+v", srv.Stats())
-	time.Sleep(deadline + time.Second)
-
-	time.Sleep(time.Second) // the publisher has stopped
-	srv.PublishAll(records[published.Load():])
-	second := startProcess(t, bin, filepath.Join(dir, "second.log"), jobArgs(cfg))
-	speed := func() []views.Row { return rowsOf(t, cfg.Store, views.Speed, day, day.AddDate(0, 0, 1)) }
-	settled := waitUntil(3*time.Minute, func() bool {
-		return second.exited() || srv.Stats().Unacked == 0 && cmp.Equal(withoutLayer(want.Rows), withoutLayer(speed()))
-	})
-	if err := second.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	if err := second.wait(); err != nil || !settled {
-		t.Errorf("second job: settled %v, exit %v:\n%s", settled, err, second.tail())
-	}
-	if strings.Contains(second.tail(), "replay_files=0 ") {
-		t.Errorf("the restarted job did not replay the archive:\n%s", second.tail())
-	}
-	checkArchive(t, cfg.Archive, records, day)
-	diffRows(t, "final speed views differ from the reference", want.Rows, speed())
+	t.Logf("killed the first job with no speed watermark: %+v", c.srv.Stats())
+	c.restart(t, func() { c.srv.PublishAll(c.records[published.Load():]) })
 }
 
 // report returns the report lines of a job's log.
