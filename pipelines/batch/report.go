@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 )
@@ -122,7 +121,7 @@ func (r Report) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d\n",
 		r.Read, r.Processed, sum(r.Filtered), r.Duplicates, sum(r.DeadLettered))
-	fmt.Fprintf(w, "filtered by: %s; dead-lettered by: %s\n", details(r.Filtered), details(r.DeadLettered))
+	fmt.Fprintf(w, "filtered by: %s; dead-lettered by: %s\n", jobrun.Counts(r.Filtered, "%s %d", ", "), jobrun.Counts(r.DeadLettered, "%s %d", ", "))
 	fmt.Fprintf(w, "context %d (records of neighbouring days' runs, read for dedupe and sessions, not counted above)", r.Context)
 	if r.CorruptFiles > 0 {
 		fmt.Fprintf(w, "; %d corrupt files quarantined (%d of %d bytes)", r.CorruptFiles, r.CorruptBytes, r.LakeBytes)
@@ -136,17 +135,4 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "retention: deleted %d speed rows of published days and %d rows of unpublished runs\n", r.Swept.SpeedRows, r.Swept.BatchRows)
 	}
 	fmt.Fprintf(w, "run %s published: %d files in %s (%.0f events/s)\n", r.Run, r.Files, r.Elapsed.Round(time.Millisecond), float64(r.Read)/max(r.Elapsed.Seconds(), 1e-3))
-}
-
-func details(m map[string]int64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
 }

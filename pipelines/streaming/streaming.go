@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/io/store"
+	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/pipelines/internal/jobservice"
 	"github.com/beamline/beamline/pipelines/internal/livemetrics"
 	"github.com/beamline/beamline/transforms/aggregate"
@@ -426,14 +426,5 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "archived %d, acked %d, rows written %d, superseded %d, late for sessions %d\n",
 			c["archived"], c["acked"], c["rows_written"], c["rows_superseded"], c["late_sessions"])
 	}
-	names := make([]string, 0, len(c))
-	for n := range c {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = fmt.Sprintf("%s=%d", n, c[n])
-	}
-	fmt.Fprintf(w, "counters: %s\n", strings.Join(parts, " "))
+	fmt.Fprintf(w, "counters: %s\n", jobrun.Counts(c, "%s=%d", " "))
 }

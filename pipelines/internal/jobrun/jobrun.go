@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -51,4 +52,19 @@ func List(v string) []string {
 		}
 	}
 	return out
+}
+
+// Counts formats counts sorted by name, each with format (a %s for the name and a %d for the
+// count), joined by sep: the jobs' reports print their counters so.
+func Counts(counts map[string]int64, format, sep string) string {
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf(format, n, counts[n])
+	}
+	return strings.Join(parts, sep)
 }

@@ -36,3 +36,13 @@ func TestProfileAndUsage(t *testing.T) {
 		t.Errorf("Usage = %v, %d; want both positive", cpu, rss)
 	}
 }
+
+func TestCounts(t *testing.T) {
+	m := map[string]int64{"b": 2, "a": 1}
+	if got := Counts(m, "%s=%d", " "); got != "a=1 b=2" {
+		t.Errorf("Counts = %q", got)
+	}
+	if got := Counts(nil, "%s %d", ", "); got != "" {
+		t.Errorf("Counts(nil) = %q, want empty", got)
+	}
+}
