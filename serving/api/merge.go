@@ -170,14 +170,6 @@ type keyValue struct {
 	Value int64  `json:"value"`
 }
 
-// top returns the n keys with the largest sum of metric over rows, largest first; ties go to the
-// smaller key.
-func top(rows []views.Row, metric string, n int) []keyValue {
-	sums := make(map[string]int64)
-	addSums(sums, rows, metric)
-	return topOf(sums, n)
-}
-
 // addSums adds metric of each row to the sum of its key.
 func addSums(sums map[string]int64, rows []views.Row, metric string) {
 	for _, r := range rows {

@@ -174,6 +174,11 @@ func TestTotalsAndTop(t *testing.T) {
 	if diff := cmp.Diff(map[string]int64{"views": 9}, totals(rollup(rows, spec, day, day0.AddDate(0, 0, 1)), spec)); diff != "" {
 		t.Errorf("totals (-want +got):\n%s", diff)
 	}
+	top := func(rows []views.Row, metric string, n int) []keyValue {
+		sums := map[string]int64{}
+		addSums(sums, rows, metric)
+		return topOf(sums, n)
+	}
 	want := []keyValue{{"c", 5}, {"a", 2}, {"b", 2}}
 	if diff := cmp.Diff(want, top(rows, views.MetricViews, 10)); diff != "" {
 		t.Errorf("top (-want +got):\n%s", diff)
