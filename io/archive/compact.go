@@ -25,7 +25,8 @@ type CompactOptions struct {
 	// lateness of 10m plus a margin of an hour).
 	Closed time.Duration
 	// Grace is how long the files that a compacted file replaces are kept after it was written,
-	// so that a reader that listed them before can still read them. Default 1h.
+	// so that a reader that listed them before can still read them. Default 1h; a negative
+	// value deletes them at once (for archives nobody reads meanwhile).
 	Grace time.Duration
 	// TargetBytes bounds the input (compressed) of one compacted file: an hour with more is
 	// compacted into several. Default 256 MiB.
