@@ -19,6 +19,15 @@
 // acknowledgement archives them twice, which dedupe absorbs. The archive is therefore
 // at-least-once: every message read is in it, a few perhaps twice.
 //
+// # What flows on
+//
+// Write returns the records it archived, once they are durable, each named as a read of the
+// archive names it ("path:line", relative to the archive's root, as lake.Read and Replay do).
+// So the rest of the job sees only records that are in the archive, and a record read from the
+// queue and the same record replayed from the archive after a restart carry the same source:
+// that is how the dead letters of a replay are told from those already written
+// (deadletter.Unwritten).
+//
 // Metrics (namespace "beamline"): "archived" counts records written, "archive_files" files,
 // "acked" messages acknowledged.
 package archive
@@ -29,6 +38,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -39,18 +49,17 @@ import (
 
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/source"
+	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {
-	register.DoFn4x1[context.Context, beam.EventTime, source.Message, func(int), error](&writeFn{})
-	register.Emitter1[int]()
+	register.DoFn4x1[context.Context, beam.EventTime, source.Message, func(beam.EventTime, event.Raw), error](&writeFn{})
 }
 
 // Write archives msgs (PCollection<source.Message>, timestamped with event time) under dir and
-// acknowledges them to the source at sourceURL once durable. It returns the number of records
-// each bundle archived (PCollection<int>, emitted when the bundle's files are closed): give it
-// a consumer in another stage, since on Prism a stage whose output is finished before its
-// bundle is busy-waits a core (see storeio.WriteBatch).
+// acknowledges them to the source at sourceURL once durable. It returns the archived records
+// (PCollection<event.Raw>, each at its message's timestamp, with its archive source; see the
+// package doc), emitted when the bundle's files are closed and its messages acknowledged.
 func Write(s beam.Scope, dir, sourceURL string, msgs beam.PCollection) beam.PCollection {
 	s = s.Scope("archive.Write")
 	filesystem.ValidateScheme(dir)
@@ -73,7 +82,7 @@ type writeFn struct {
 	acker  source.Acker
 	files  map[int64]*file // by hour, Unix seconds
 	ackIDs []string
-	count  int
+	out    []archived
 
 	archived, filesWritten, acked beam.Counter
 }
@@ -95,17 +104,23 @@ func (f *writeFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (f *writeFn) StartBundle(context.Context, func(int)) {
-	f.files, f.ackIDs, f.count = map[int64]*file{}, f.ackIDs[:0], 0
+// archived is a record written in this bundle, emitted when the bundle is durable.
+type archived struct {
+	at  beam.EventTime
+	raw event.Raw
 }
 
-func (f *writeFn) ProcessElement(ctx context.Context, et beam.EventTime, m source.Message, _ func(int)) error {
+func (f *writeFn) StartBundle(context.Context, func(beam.EventTime, event.Raw)) {
+	f.files, f.ackIDs, f.out = map[int64]*file{}, f.ackIDs[:0], f.out[:0]
+}
+
+func (f *writeFn) ProcessElement(ctx context.Context, et beam.EventTime, m source.Message, _ func(beam.EventTime, event.Raw)) error {
 	t := et.ToTime().UTC()
 	hour := t.Truncate(time.Hour).Unix()
 	w, ok := f.files[hour]
 	if !ok {
 		var err error
-		if w, err = create(ctx, f.fs, FileName(f.Dir, t)); err != nil {
+		if w, err = create(ctx, f.fs, f.Dir, FileName(f.Dir, t)); err != nil {
 			return err
 		}
 		f.files[hour] = w
@@ -117,11 +132,11 @@ func (f *writeFn) ProcessElement(ctx context.Context, et beam.EventTime, m sourc
 		f.ackIDs = append(f.ackIDs, m.AckID)
 	}
 	f.archived.Inc(ctx, 1)
-	f.count++
+	f.out = append(f.out, archived{at: et, raw: event.Raw{Bytes: m.Data, Source: w.rel + ":" + strconv.Itoa(w.lines)}})
 	return nil
 }
 
-func (f *writeFn) FinishBundle(ctx context.Context, emit func(int)) error {
+func (f *writeFn) FinishBundle(ctx context.Context, emit func(beam.EventTime, event.Raw)) error {
 	files := f.files
 	f.files = nil
 	var firstErr error
@@ -140,8 +155,9 @@ func (f *writeFn) FinishBundle(ctx context.Context, emit func(int)) error {
 		}
 		f.acked.Inc(ctx, int64(len(f.ackIDs)))
 	}
-	if f.count > 0 {
-		emit(f.count)
+	for i, a := range f.out {
+		emit(a.at, a.raw)
+		f.out[i] = archived{} // the bundle's records are not held until the next one
 	}
 	return nil
 }
@@ -161,14 +177,16 @@ func (f *writeFn) Teardown() error {
 
 // file is one archive file being written.
 type file struct {
-	path string // final name
-	temp string // name while written
-	w    io.WriteCloser
-	gz   *gzip.Writer
-	buf  *bufio.Writer
+	path  string // final name
+	rel   string // final name relative to the archive's root
+	lines int    // lines written
+	temp  string // name while written
+	w     io.WriteCloser
+	gz    *gzip.Writer
+	buf   *bufio.Writer
 }
 
-func create(ctx context.Context, fs filesystem.Interface, path string) (*file, error) {
+func create(ctx context.Context, fs filesystem.Interface, root, path string) (*file, error) {
 	temp := path
 	if _, ok := fs.(filesystem.Renamer); ok {
 		temp = path + ".tmp"
@@ -178,7 +196,7 @@ func create(ctx context.Context, fs filesystem.Interface, path string) (*file, e
 		return nil, fmt.Errorf("archive %s: %w", path, err)
 	}
 	gz := gzip.NewWriter(w)
-	return &file{path: path, temp: temp, w: w, gz: gz, buf: bufio.NewWriterSize(gz, 64<<10)}, nil
+	return &file{path: path, rel: lake.Relative(root, path), temp: temp, w: w, gz: gz, buf: bufio.NewWriterSize(gz, 64<<10)}, nil
 }
 
 func (w *file) writeLine(b []byte) error {
@@ -188,6 +206,7 @@ func (w *file) writeLine(b []byte) error {
 	if err := w.buf.WriteByte('\n'); err != nil {
 		return fmt.Errorf("archive %s: %w", w.path, err)
 	}
+	w.lines++
 	return nil
 }
 

@@ -14,10 +14,12 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/source"
@@ -81,7 +83,7 @@ func TestWriteArchivesByEventHourAndAcks(t *testing.T) {
 		ids, lines = append(ids, id), append(lines, data)
 	}
 	p, s := beam.NewPipelineWithRoot()
-	Write(s, dir, "recorder://x", beam.ParDo(s, stampMessage, beam.CreateList(s, msgs)))
+	beam.ParDo0(s, recordRaw, Write(s, dir, "recorder://x", beam.ParDo(s, stampMessage, beam.CreateList(s, msgs))))
 	if err := ptest.Run(p); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func TestWriteArchivesByEventHourAndAcks(t *testing.T) {
 	byHour := map[string]int{}
 	for _, p := range parts {
 		for _, f := range p.Files {
-			h, ok := partitionHour(f)
+			h, ok := HourOf(f)
 			if !ok || !strings.HasSuffix(f, ".jsonl.gz") {
 				t.Errorf("archive file %s: not in an hour partition or not .jsonl.gz", f)
 			}
@@ -108,6 +110,27 @@ func TestWriteArchivesByEventHourAndAcks(t *testing.T) {
 	}
 	if d := cmp.Diff(map[string]int{"2026-11-20T10": 1, "2026-11-20T11": 1, "2026-11-20T12": 1, "2026-11-21T11": 1}, byHour); d != "" {
 		t.Errorf("files per hour partition (-want +got):\n%s", d)
+	}
+	// Write emits each record under the source that reading the archive gives it.
+	fs, err := filesystem.New(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for _, p := range parts {
+		for _, f := range p.Files {
+			if _, err := lake.ReadFile(context.Background(), fs, f, lake.Relative(dir, f), 0, func(r event.Raw) {
+				read = append(read, r.Source+" "+string(r.Bytes))
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	emitted.mu.Lock()
+	got = slices.Clone(emitted.records)
+	emitted.mu.Unlock()
+	if d := cmp.Diff(read, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); d != "" || len(got) != len(msgs) {
+		t.Errorf("records emitted by Write (-read from the archive +emitted):\n%s", d)
 	}
 
 	tail, err := Tail(context.Background(), dir, t0.Add(time.Hour), t0)
@@ -127,6 +150,19 @@ func TestWriteArchivesByEventHourAndAcks(t *testing.T) {
 
 func init() {
 	register.Function1x1[event.Raw, string](rawBytes)
+	register.Function1x0[event.Raw](recordRaw)
+}
+
+// emitted holds what recordRaw saw: "source bytes" of each record.
+var emitted struct {
+	mu      sync.Mutex
+	records []string
+}
+
+func recordRaw(r event.Raw) {
+	emitted.mu.Lock()
+	defer emitted.mu.Unlock()
+	emitted.records = append(emitted.records, r.Source+" "+string(r.Bytes))
 }
 
 func rawBytes(r event.Raw) string { return string(r.Bytes) }

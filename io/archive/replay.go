@@ -43,7 +43,7 @@ func Tail(ctx context.Context, dir string, from, now time.Time) ([]string, error
 	var out []string
 	for _, p := range parts {
 		for _, f := range p.Files {
-			if h, ok := partitionHour(f); ok && !h.Before(first) {
+			if h, ok := HourOf(f); ok && !h.Before(first) {
 				out = append(out, f)
 			}
 		}
@@ -53,8 +53,8 @@ func Tail(ctx context.Context, dir string, from, now time.Time) ([]string, error
 
 func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 
-// partitionHour returns the hour partition of a lake file's path.
-func partitionHour(path string) (time.Time, bool) {
+// HourOf returns the hour partition of an archive file's path.
+func HourOf(path string) (time.Time, bool) {
 	m := hourOf.FindStringSubmatch(path)
 	if m == nil {
 		return time.Time{}, false

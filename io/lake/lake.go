@@ -169,8 +169,9 @@ func checkLake(ctx context.Context, fs filesystem.Interface, root string) error 
 	return fmt.Errorf("list lake %s: %w", root, ErrNoLake)
 }
 
-// relative returns path relative to root, for record sources.
-func relative(root, path string) string {
+// Relative returns path relative to the lake's root: what the sources of its records name
+// ("relative path:line").
+func Relative(root, path string) string {
 	root = strings.TrimSuffix(root, "/") + "/"
 	return strings.TrimPrefix(path, root)
 }

@@ -94,7 +94,7 @@ func (f *readFn) Teardown() error {
 }
 
 func (f *readFn) ProcessElement(ctx context.Context, path string, emit func(event.Raw), corrupt func(event.DeadLetter)) error {
-	rel := relative(f.Root, path)
+	rel := Relative(f.Root, path)
 	owned := f.owns(rel)
 	size, err := f.fs.Size(ctx, path)
 	if err != nil {
@@ -131,7 +131,14 @@ func (f *readFn) ProcessElement(ctx context.Context, path string, emit func(even
 // readLines emits the records of the file at path (rel relative to the root) and returns how
 // many there were.
 func (f *readFn) readLines(ctx context.Context, path, rel string, emit func(event.Raw)) (int64, error) {
-	rc, err := f.fs.OpenRead(ctx, path)
+	return ReadFile(ctx, f.fs, path, rel, f.Options.MaxRecordBytes, emit)
+}
+
+// ReadFile emits the records of the lake file at path on fs (gzip-compressed when its name ends
+// in .gz), with sources "rel:line" and cut at maxBytes as Lines cuts them, and returns how many
+// there were. It is Read's reader, for plain Go callers.
+func ReadFile(ctx context.Context, fs filesystem.Interface, path, rel string, maxBytes int, emit func(event.Raw)) (int64, error) {
+	rc, err := fs.OpenRead(ctx, path)
 	if err != nil {
 		return 0, err
 	}
@@ -145,7 +152,7 @@ func (f *readFn) readLines(ctx context.Context, path, rel string, emit func(even
 		defer gz.Close()
 		r = gz
 	}
-	return Lines(r, rel, f.Options.MaxRecordBytes, emit)
+	return Lines(r, rel, maxBytes, emit)
 }
 
 // owns says whether the run owns the file rel (by its partition day).

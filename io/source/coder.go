@@ -6,14 +6,10 @@ import (
 	"reflect"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {
 	beam.RegisterCoder(reflect.TypeOf((*Message)(nil)).Elem(), encodeMessage, decodeMessage)
-	register.Function1x1[Message, event.Raw](toRaw)
 }
 
 // encodeMessage is a compact length-prefixed encoding: every message read crosses the
@@ -38,15 +34,4 @@ func decodeMessage(b []byte) (Message, error) {
 		fields[i], b = append([]byte(nil), b[k:k+int(n)]...), b[k+int(n):]
 	}
 	return Message{Data: fields[0], Source: string(fields[1]), AckID: string(fields[2])}, nil
-}
-
-// Raws returns the records of msgs (PCollection<Message>) as a PCollection<event.Raw>, with the
-// same timestamps.
-func Raws(s beam.Scope, msgs beam.PCollection) beam.PCollection {
-	s = s.Scope("source.Raws")
-	return beam.ParDo(s, toRaw, msgs)
-}
-
-func toRaw(m Message) event.Raw {
-	return event.Raw{Bytes: m.Data, Source: m.Source}
 }

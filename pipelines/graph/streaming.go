@@ -18,6 +18,8 @@ type StreamingConfig struct {
 	Config
 	// DedupeTTL is how long (event time) an event ID is remembered; 0 means dedupe.DefaultTTL.
 	DedupeTTL time.Duration
+	// DedupeMaxIDs is dedupe's state budget (dedupe.Options.MaxIDs; 0: no limit).
+	DedupeMaxIDs int64
 	// Speed configures the windows, triggers and lateness of the speed views.
 	Speed aggregate.SpeedOptions
 	// Reference is the path of the reference CSV that Prefixes was read from. With a positive
@@ -72,19 +74,19 @@ func Score(s beam.Scope, cfg score.Config, events beam.PCollection) (scored, dea
 // (see aggregate.Speed).
 func Aggregate(s beam.Scope, cfg StreamingConfig, events beam.PCollection) beam.PCollection {
 	s = s.Scope("graph.Aggregate")
-	return aggregate.Speed(s, cfg.Speed, dedupe.Stateful(s, cfg.ttl(), events))
+	return aggregate.Speed(s, cfg.Speed, dedupe.Stateful(s, cfg.dedupe(), events))
 }
 
 // ingest parses, filters, dedupes and enriches raws.
 func ingest(s beam.Scope, cfg StreamingConfig, raws beam.PCollection) (events, deadLetters beam.PCollection) {
 	events, dead := parse.Events(s, cfg.MaxRecordBytes, raws)
-	kept := dedupe.Stateful(s, cfg.ttl(), filter.Apply(s, cfg.Filter, events))
+	kept := dedupe.Stateful(s, cfg.dedupe(), filter.Apply(s, cfg.Filter, events))
 	return enrichStreaming(s, cfg, kept), dead
 }
 
-// ttl returns the dedupe TTL, with the default filled in.
-func (cfg StreamingConfig) ttl() time.Duration {
-	return ttlOrDefault(cfg.DedupeTTL)
+// dedupe returns the options of dedupe.Stateful, with the default TTL filled in.
+func (cfg StreamingConfig) dedupe() dedupe.Options {
+	return dedupe.Options{TTL: ttlOrDefault(cfg.DedupeTTL), MaxIDs: cfg.DedupeMaxIDs}
 }
 
 // enrichStreaming sets the events' categories from a refreshing table, or from a static side

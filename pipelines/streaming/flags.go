@@ -36,9 +36,11 @@ var (
 	earlyFlag     = flag.Duration("early_firing", aggregate.DefaultEarlyFiring, "Event-time step of the early panes of the 1-minute windows: a changed row is written when the watermark passes the next multiple of it (a live source's watermark follows the wall clock). At least 1ms.")
 	latenessFlag  = flag.Duration("allowed_lateness", aggregate.DefaultAllowedLateness, "How long after a window's end late events still count; must be positive.")
 	ttlFlag       = flag.Duration("dedupe_ttl", dedupe.DefaultTTL, "How long (event time) event IDs are remembered for dedupe.")
+	maxIDsFlag    = flag.Int64("dedupe_max_ids", dedupe.DefaultMaxIDs, "Dedupe's state budget: the most event IDs remembered at once (about 45 bytes of memory each); past it the oldest are forgotten (counters dedupe_evicted, duplicates_expired). 0: no limit but --dedupe_ttl.")
 	ackFlag       = flag.String("ack", "", "When raw queue messages are acknowledged by the stages that archive them (all, ingest): 'archive' (the default: after the archive file holding them is closed; every runner) or 'commit' (after the runner commits the bundle; Dataflow only). The score and aggregate stages always acknowledge after commit.")
 	warmFlag      = flag.Bool("warm_restart", true, "On start, replay the archive's tail when the store has a speed watermark, so the speed views are exact again after a crash (stages all and ingest; ingest needs --store for it).")
 	cpuProfile    = flag.String("cpuprofile", "", "Write a CPU profile of the whole run (Prism included when embedded) to this file.")
+	memProfile    = flag.String("memprofile", "", "Write a heap profile (live objects, Prism included when embedded) to this file every 30s while the job runs.")
 )
 
 func config() (Config, error) {
@@ -50,7 +52,7 @@ func config() (Config, error) {
 		Reference: *referenceFlag, ReferenceRefresh: *refreshFlag, RunFor: *runForFlag, Stage: *stageFlag, OutputTopic: *outTopicFlag,
 		Countries: jobrun.List(*countriesFlag), Bots: jobrun.List(*botsFlag), Blocked: jobrun.List(*blockedFlag), MaxRecordBytes: *maxRecordFlag, MetricsAddr: *metricsFlag,
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
-		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, DedupeTTL: *ttlFlag,
+		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, DedupeTTL: *ttlFlag, DedupeMaxIDs: *maxIDsFlag,
 		AckMode: source.AckMode(*ackFlag), WarmRestart: *warmFlag,
 	}
 	return cfg, cfg.Validate()

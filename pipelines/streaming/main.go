@@ -101,7 +101,12 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stop()
+	stopHeap, err := jobrun.StartHeapProfile(*memProfile, 30*time.Second)
+	if err != nil {
+		return err
+	}
 	rep, err := Run(ctx, cfg)
+	stopHeap()
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,12 @@ var _ = pubsubsource.Scheme // the job reads pubsub:// (imported in main.go)
 // clickstream returns n generated records (duplicates, late events up to 3 minutes, bots and
 // garbage) from start, 10 per second of event time, in arrival order.
 func clickstream(n int, seed uint64, start time.Time) [][]byte {
-	g := generator.New(generator.Config{Seed: seed, Start: start, EventsPerSecond: 10, Users: 200,
+	return clickstreamAt(10, n, seed, start)
+}
+
+// clickstreamAt is clickstream at perSecond events a second of event time.
+func clickstreamAt(perSecond float64, n int, seed uint64, start time.Time) [][]byte {
+	g := generator.New(generator.Config{Seed: seed, Start: start, EventsPerSecond: perSecond, Users: 200,
 		DupFraction: 0.03, LateFraction: 0.05, BadFraction: 0.02, BotFraction: 0.02, MaxLateness: 3 * time.Minute})
 	out := make([][]byte, n)
 	for i := range out {

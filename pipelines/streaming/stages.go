@@ -137,6 +137,7 @@ func (c Config) graphConfig(plan Plan, prefixes []enrich.Prefix) graph.Streaming
 			Score:          c.score(),
 		},
 		DedupeTTL:        c.DedupeTTL,
+		DedupeMaxIDs:     c.DedupeMaxIDs,
 		Speed:            speed,
 		Reference:        c.Reference,
 		ReferenceRefresh: c.ReferenceRefresh,
@@ -161,9 +162,8 @@ func Build(s beam.Scope, cfg Config, plan Plan, prefixes []enrich.Prefix, now ti
 	dl := cfg.deadLetterName(now)
 	switch cfg.stage() {
 	case StageIngest:
-		raws, archived := readRaw(s, cfg, plan)
-		events, dead := graph.Ingest(s, cfg.graphConfig(plan, prefixes), raws)
-		consume(s, archived, topic.Write(s, cfg.OutputTopic, events), deadletter.Write(s, cfg.DeadLetter, dl, dead))
+		events, dead := graph.Ingest(s, cfg.graphConfig(plan, prefixes), readRaw(s, cfg, plan))
+		consume(s, topic.Write(s, cfg.OutputTopic, events), deadletter.Write(s, cfg.DeadLetter, dl, unwritten(s, cfg, plan, dl, dead)))
 	case StageScore:
 		events, bad := readTopic(s, cfg)
 		scored, failed := graph.Score(s, cfg.score(), events)
@@ -177,22 +177,30 @@ func Build(s beam.Scope, cfg Config, plan Plan, prefixes []enrich.Prefix, now ti
 		rows := graph.Aggregate(s, cfg.graphConfig(plan, prefixes), events)
 		consume(s, upsert(s, cfg, plan, rows), deadletter.Write(s, cfg.DeadLetter, dl, bad))
 	default:
-		raws, archived := readRaw(s, cfg, plan)
-		out := graph.Streaming(s, cfg.graphConfig(plan, prefixes), raws)
-		consume(s, archived, upsert(s, cfg, plan, out.Rows), deadletter.Write(s, cfg.DeadLetter, dl, out.DeadLetters))
+		out := graph.Streaming(s, cfg.graphConfig(plan, prefixes), readRaw(s, cfg, plan))
+		consume(s, upsert(s, cfg, plan, out.Rows), deadletter.Write(s, cfg.DeadLetter, dl, unwritten(s, cfg, plan, dl, out.DeadLetters)))
 	}
 }
 
 // readRaw reads the raw queue and archives it, and replays the archive's tail (plan). It
-// returns the records (PCollection<event.Raw>) and the archive's counts.
-func readRaw(s beam.Scope, cfg Config, plan Plan) (raws, archived beam.PCollection) {
+// returns the records (PCollection<event.Raw>): those of the queue once archived, under their
+// archive sources (see package archive), and the replayed ones.
+func readRaw(s beam.Scope, cfg Config, plan Plan) beam.PCollection {
 	msgs := source.Read(s, cfg.Source, source.Options{AckMode: cfg.ackMode()})
-	archived = archive.Write(s, cfg.Archive, cfg.Source, msgs)
-	raws = source.Raws(s, msgs)
+	raws := archive.Write(s, cfg.Archive, cfg.Source, msgs)
 	if len(plan.Files) > 0 {
 		raws = beam.Flatten(s, raws, archive.Replay(s, cfg.Archive, plan.Files, plan.ReplayFrom, cfg.MaxRecordBytes))
 	}
-	return raws, archived
+	return raws
+}
+
+// unwritten drops the dead letters of a replay that earlier runs wrote already (see
+// deadletter.Unwritten); without a replay, every dead letter is new.
+func unwritten(s beam.Scope, cfg Config, plan Plan, run string, dead beam.PCollection) beam.PCollection {
+	if len(plan.Files) == 0 {
+		return dead
+	}
+	return deadletter.Unwritten(s, cfg.DeadLetter, run, plan.ReplayFrom, dead)
 }
 
 // readTopic reads a subscription of the previous stage's topic, acknowledging after commit,

@@ -394,7 +394,7 @@ func TestIngestWarmRestartRepublishes(t *testing.T) {
 	cfg := testConfig(t, srv.URL+"?idle=1s&call=500ms")
 	cfg.Stage, cfg.OutputTopic = StageIngest, srv.CreateTopic(t, "ingested")
 	wm := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	from := planRestart(wm, cfg.lateness()).ReplayFrom
+	from := planRestart(wm, time.Time{}, cfg.lateness()).ReplayFrom
 	ctx := context.Background()
 	st, err := store.Open(ctx, cfg.Store)
 	if err != nil {

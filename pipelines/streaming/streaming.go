@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,10 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 	"github.com/google/uuid"
 
-	"github.com/beamline/beamline/io/archive"
-	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/source"
-	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/pipelines/internal/jobservice"
 	"github.com/beamline/beamline/pipelines/internal/livemetrics"
@@ -67,6 +63,8 @@ type Config struct {
 	AllowedLateness time.Duration
 	// DedupeTTL is how long event IDs are remembered (0: 24 h).
 	DedupeTTL time.Duration
+	// DedupeMaxIDs is dedupe's state budget (dedupe.Options.MaxIDs; 0: no limit).
+	DedupeMaxIDs int64
 	// AckMode says who acknowledges raw queue messages in the stages that archive them (all,
 	// ingest; see source.AckMode). The other stages acknowledge after commit.
 	AckMode source.AckMode
@@ -119,8 +117,8 @@ func (c Config) Validate() error {
 	if err := c.speed().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--early_firing/--allowed_lateness: %w", err))
 	}
-	if c.RunFor < 0 || c.DedupeTTL < 0 || c.ReferenceRefresh < 0 {
-		errs = append(errs, errors.New("--run_for, --dedupe_ttl and --reference_refresh must not be negative"))
+	if c.RunFor < 0 || c.DedupeTTL < 0 || c.ReferenceRefresh < 0 || c.DedupeMaxIDs < 0 {
+		errs = append(errs, errors.New("--run_for, --dedupe_ttl, --dedupe_max_ids and --reference_refresh must not be negative"))
 	} else if c.DedupeTTL > 0 && c.DedupeTTL < time.Millisecond {
 		errs = append(errs, fmt.Errorf("--dedupe_ttl=%v: must be at least 1ms (or 0 for the default)", c.DedupeTTL))
 	}
@@ -141,99 +139,6 @@ func (c Config) metricsEvery() time.Duration {
 		return 5 * time.Second
 	}
 	return c.MetricsEvery
-}
-
-// Plan is what a run does besides reading its source: on a warm restart, which part of the
-// archive it replays.
-type Plan struct {
-	// Watermark is the speed watermark the store had when the job started (zero: none).
-	Watermark time.Time
-	// ReplayFrom is the event time from which the archive is replayed and events count (zero:
-	// no replay, every event counts). Older events are filtered as out_of_range.
-	ReplayFrom time.Time
-	// SessionsFrom keeps sessions that start before it out of the sessions view.
-	SessionsFrom time.Time
-	// Files are the archive files replayed.
-	Files []string
-}
-
-// planRestart decides what a job that starts with the speed watermark wm replays. Every window
-// that can still change after wm is rebuilt from scratch: the minute windows that end after
-// wm - allowed lateness, and the sessions hours from which a session may still be open, going
-// back one session gap further so that session starts are known. Dedupe removes the overlap
-// of the replay and the queue.
-func planRestart(wm time.Time, lateness time.Duration) Plan {
-	sessionsFrom := wm.Add(-aggregate.SessionGap - lateness - 2*time.Minute).UTC().Truncate(time.Hour)
-	return Plan{Watermark: wm, SessionsFrom: sessionsFrom, ReplayFrom: sessionsFrom.Add(-aggregate.SessionGap)}
-}
-
-// planRun returns what a run of cfg's stage does besides reading its source. The stages that
-// own the archive (all, and ingest when it is given the store that the aggregate stage
-// writes) replay its tail when the store has a speed watermark; the aggregate stage starts
-// from the store's watermark without a replay; the score stage has no plan.
-func planRun(ctx context.Context, cfg Config) (Plan, error) {
-	if cfg.Store == "" {
-		return Plan{}, nil
-	}
-	st, err := store.Open(ctx, cfg.Store)
-	if err != nil {
-		return Plan{}, err
-	}
-	defer st.Close()
-	if !cfg.ownsArchive() {
-		wm, err := st.SpeedWatermark(ctx)
-		return Plan{Watermark: wm}, err
-	}
-	return prepare(ctx, cfg, st)
-}
-
-// prepare reads the speed watermark and lists the archive's tail for a warm restart.
-func prepare(ctx context.Context, cfg Config, st store.Store) (Plan, error) {
-	wm, err := st.SpeedWatermark(ctx)
-	if err != nil {
-		return Plan{}, err
-	}
-	if !cfg.WarmRestart || submitOnly() {
-		return Plan{Watermark: wm}, nil
-	}
-	if wm.IsZero() {
-		return planWithoutWatermark(ctx, cfg)
-	}
-	plan := planRestart(wm, cfg.lateness())
-	if plan.Files, err = archive.Tail(ctx, cfg.Archive, plan.ReplayFrom, time.Now()); err != nil {
-		return Plan{}, err
-	}
-	return plan, nil
-}
-
-// submitOnly says whether the runner will only print or save the job (Dataflow's --dry_run or
-// --template_location): nothing runs now, so there is no replay to plan (and the archive is
-// not listed: a dry run needs no access to it).
-func submitOnly() bool {
-	set := func(name string) string {
-		if f := flag.Lookup(name); f != nil {
-			return f.Value.String()
-		}
-		return ""
-	}
-	return set("dry_run") == "true" || set("template_location") != ""
-}
-
-// planWithoutWatermark plans a start on a store without a speed watermark. A job killed before
-// its first window closed recorded none, yet it archived (and acknowledged) records that the
-// queue will not deliver again: so whatever the archive holds is replayed, from a dedupe TTL
-// before its first day, and counts. A new deployment with an empty archive replays nothing.
-func planWithoutWatermark(ctx context.Context, cfg Config) (Plan, error) {
-	days, err := lake.Days(ctx, cfg.Archive)
-	if err != nil || len(days) == 0 {
-		return Plan{}, err
-	}
-	from := days[0].Add(-cfg.dedupeTTL())
-	plan := Plan{ReplayFrom: from, SessionsFrom: from}
-	if plan.Files, err = archive.Tail(ctx, cfg.Archive, from, time.Now()); err != nil {
-		return Plan{}, err
-	}
-	return plan, nil
 }
 
 // Report is what a run did, from the job's metrics.

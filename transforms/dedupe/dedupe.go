@@ -29,14 +29,13 @@
 // The kept IDs are appended, one batch per firing, to bags in the runner's state, and
 // looked up in a worker's memory of those bags that a token in the same state validates
 // (memory.go): a worker that does not hold the latest token reads the bags again, so the
-// result is the same on every runner and after any failure. Each worker therefore holds in
-// memory the IDs of the buckets it runs, ~40 bytes per ID for up to two TTLs: at R events/s
-// and the default 24 h TTL, up to R x 7 MB across the job's workers (at 1k events/s, 7 GB);
-// lower --dedupe_ttl where that is too much. Measured on Prism (2 cores, 20k events/s
-// target): map state, with about four state requests per ID that Prism answers one after
-// the other (~75 us each), settled 5.4k events/s; the memory settles 18.9k. Keying by ID
-// (state and two timers per ID) had cost ~970 us of CPU per event: Prism's cost is per key
-// with timers and per state request.
+// result is the same on every runner and after any failure. An ID takes 16 bytes in the
+// runner's state (8 of its hash and its kept time) and about 28 in the memory of the worker
+// running its bucket. Without a budget, that is R x 2 x TTL IDs at R events/s (at 1k events/s
+// and the default 24 h TTL, 173M IDs, ~8 GB): so Stateful has a state budget
+// (Options.MaxIDs, DefaultMaxIDs), past which each bucket forgets its oldest IDs. A copy of
+// a forgotten ID passes again as a new event, as one after the TTL does; the nightly
+// backfill, which dedupes the whole day, makes the views exact.
 package dedupe
 
 import (
@@ -108,6 +107,8 @@ const statefulBuckets = 64
 // memory for at most two TTLs.
 type dedupeFn struct {
 	TTL time.Duration
+	// BucketIDs is the most IDs a bucket holds (0: no limit); see Options.MaxIDs.
+	BucketIDs int64
 	// MemoryID names the worker memory of this transform's kept IDs (see memory.go).
 	MemoryID string
 
@@ -120,28 +121,31 @@ type dedupeFn struct {
 	Token   state.Value[int64]
 	Timer   timers.EventTime
 
-	processed, duplicates beam.Counter
-	mem                   *memory
+	processed, duplicates, evicted, expired beam.Counter
+	mem                                     *memory
 }
 
-func newDedupeFn(ttl time.Duration) *dedupeFn {
+func newDedupeFn(opts Options) *dedupeFn {
 	return &dedupeFn{
-		TTL:      ttl,
-		MemoryID: uuid.NewString(),
-		Pending:  state.MakeBagState[event.Batch]("pending"),
-		Hold:     state.MakeValueState[int64]("hold"),
-		Clock:    state.MakeValueState[int64]("clock"),
-		KeptGen:  state.MakeValueState[int64]("kept_gen"),
-		Kept0:    state.MakeBagState[keptBatch]("kept0"),
-		Kept1:    state.MakeBagState[keptBatch]("kept1"),
-		Token:    state.MakeValueState[int64]("kept_token"),
-		Timer:    timers.InEventTime("dedupe"),
+		TTL:       opts.TTL,
+		BucketIDs: opts.bucketIDs(),
+		MemoryID:  uuid.NewString(),
+		Pending:   state.MakeBagState[event.Batch]("pending"),
+		Hold:      state.MakeValueState[int64]("hold"),
+		Clock:     state.MakeValueState[int64]("clock"),
+		KeptGen:   state.MakeValueState[int64]("kept_gen"),
+		Kept0:     state.MakeBagState[keptBatch]("kept0"),
+		Kept1:     state.MakeBagState[keptBatch]("kept1"),
+		Token:     state.MakeValueState[int64]("kept_token"),
+		Timer:     timers.InEventTime("dedupe"),
 	}
 }
 
 func (f *dedupeFn) Setup() {
 	f.processed = beam.NewCounter("beamline", "processed")
 	f.duplicates = beam.NewCounter("beamline", "duplicates")
+	f.evicted = beam.NewCounter("beamline", "dedupe_evicted")
+	f.expired = beam.NewCounter("beamline", "duplicates_expired")
 	f.mem = acquireMemory(f.MemoryID)
 }
 
@@ -338,6 +342,9 @@ func (f *dedupeFn) emitNew(ctx context.Context, sp state.Provider, tp timers.Pro
 				dups++
 				continue
 			}
+			if mem.evicted.has(k) {
+				f.expired.Inc(ctx, 1)
+			}
 			kept++
 			emit(mtime.FromTime(e.Time), e)
 			g := f.generation(e.Time)
@@ -349,6 +356,9 @@ func (f *dedupeFn) emitNew(ctx context.Context, sp state.Provider, tp timers.Pro
 			if err := mem.change(ks, [2]bool{}, added); err != nil {
 				return err
 			}
+			if err := f.evictOver(ctx, mem, ks); err != nil {
+				return err
+			}
 			if err := f.keep(sp, tp, keptGen, now); err != nil {
 				return err
 			}
@@ -357,6 +367,21 @@ func (f *dedupeFn) emitNew(ctx context.Context, sp state.Provider, tp timers.Pro
 	if dups > 0 {
 		f.duplicates.Inc(ctx, dups)
 	}
+	return nil
+}
+
+// evictOver evicts the oldest IDs of a bucket that holds more than BucketIDs, down to 7/8 of
+// it, so that an eviction (a rewrite of the bucket's state) happens once per BucketIDs/8 new
+// IDs, not for each.
+func (f *dedupeFn) evictOver(ctx context.Context, mem *bucketMemory, ks keptState) error {
+	if f.BucketIDs <= 0 || int64(mem.size()) <= f.BucketIDs {
+		return nil
+	}
+	n, err := mem.evict(ks, int(f.BucketIDs-f.BucketIDs/8))
+	if err != nil {
+		return err
+	}
+	f.evicted.Inc(ctx, int64(n))
 	return nil
 }
 
@@ -482,13 +507,37 @@ func addToBucket(batches map[int]*event.Batch, k int, e event.Event) {
 	b.Events = append(b.Events, e)
 }
 
-// Stateful keeps one event per ID in a streaming pipeline (see the package doc), remembering
-// IDs for ttl of event time. It takes and returns a PCollection<event.Event> timestamped with
-// event time.
-func Stateful(s beam.Scope, ttl time.Duration, events beam.PCollection) beam.PCollection {
-	s = s.Scope("dedupe.Stateful")
-	if ttl < time.Millisecond {
-		panic("dedupe.Stateful: ttl must be at least 1ms")
+// Options configure Stateful.
+type Options struct {
+	// TTL is how long (event time) an ID is remembered after its kept event (at least 1ms).
+	TTL time.Duration
+	// MaxIDs is the state budget: the most IDs remembered at once across the job (0: no limit
+	// but the TTL). Past it, each bucket forgets its oldest IDs (counter "dedupe_evicted"); a
+	// later copy of a forgotten ID passes as a new event, and the counter
+	// "duplicates_expired" estimates how many did (the nightly backfill removes them).
+	MaxIDs int64
+}
+
+// DefaultMaxIDs is the default state budget of Stateful: 16M IDs, about 0.7 GB of memory in
+// all (16 bytes per ID in the runner's state, ~28 in the worker's memory, and the garbage
+// collector's headroom), which fits a laptop; at 1k events/s it holds 4.4 hours of IDs.
+const DefaultMaxIDs = 16_000_000
+
+// bucketIDs is the budget of one bucket.
+func (o Options) bucketIDs() int64 {
+	if o.MaxIDs <= 0 {
+		return 0
 	}
-	return beam.ParDo(s, newDedupeFn(ttl), beam.ParDo(s, &streamBucketFn{}, events))
+	return max(o.MaxIDs/statefulBuckets, 1)
+}
+
+// Stateful keeps one event per ID in a streaming pipeline (see the package doc), remembering
+// IDs as opts say. It takes and returns a PCollection<event.Event> timestamped with event
+// time.
+func Stateful(s beam.Scope, opts Options, events beam.PCollection) beam.PCollection {
+	s = s.Scope("dedupe.Stateful")
+	if opts.TTL < time.Millisecond {
+		panic("dedupe.Stateful: TTL must be at least 1ms")
+	}
+	return beam.ParDo(s, newDedupeFn(opts), beam.ParDo(s, &streamBucketFn{}, events))
 }

@@ -81,7 +81,9 @@ func TestByID(t *testing.T) {
 		"ByID": func(s beam.Scope, events beam.PCollection) beam.PCollection {
 			return ByID(s, DefaultTTL, scope.Config{}, events)
 		},
-		"Stateful": func(s beam.Scope, events beam.PCollection) beam.PCollection { return Stateful(s, DefaultTTL, events) },
+		"Stateful": func(s beam.Scope, events beam.PCollection) beam.PCollection {
+			return Stateful(s, Options{TTL: DefaultTTL, MaxIDs: DefaultMaxIDs}, events)
+		},
 	}
 	for _, tt := range tests {
 		for form, dedupe := range forms {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
@@ -22,27 +23,28 @@ import (
 // per ID (map state: two reads, and a write that is a clear and an append; Prism answers each
 // in ~75 us, one after the other, which capped the job at ~3k events/s).
 
-// idKey is how an event ID is held in memory: the first 16 bytes of its SHA-256. Two distinct
-// IDs share one with a probability of about n^2/2^129 for n IDs, nil in practice; a
-// collision-resistant hash keeps crafted IDs from colliding on purpose. It also keeps the
-// memory free of pointers, which the garbage collector then does not scan.
-type idKey [16]byte
+// idKey is how an event ID is held: the first 8 bytes of its SHA-256. Two distinct IDs held at
+// once share one with a probability of about n^2/2^65 for n IDs held (n is bounded by the
+// budget, Options.MaxIDs: about 7e-6 at the default), which would count one event as a
+// duplicate; a collision-resistant hash keeps crafted IDs from colliding on purpose. It also
+// keeps the memory free of pointers, which the garbage collector then does not scan.
+type idKey uint64
 
 func keyOf(id string) idKey {
 	sum := sha256.Sum256([]byte(id))
-	return idKey(sum[:16])
+	return idKey(binary.BigEndian.Uint64(sum[:8]))
 }
 
 // keptBatch is what one firing appends to a Kept bag: a sequence of (idKey, kept time in Unix
-// ms, big-endian) records.
+// ms), both big-endian, 16 bytes per ID.
 type keptBatch struct {
 	Data []byte
 }
 
-const keptRecord = len(idKey{}) + 8
+const keptRecord = 16
 
 func (b *keptBatch) add(k idKey, ms int64) {
-	b.Data = binary.BigEndian.AppendUint64(append(b.Data, k[:]...), uint64(ms))
+	b.Data = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(b.Data, uint64(k)), uint64(ms))
 }
 
 // each calls fn for every record of b.
@@ -51,7 +53,7 @@ func (b keptBatch) each(fn func(idKey, int64)) error {
 		return errors.New("dedupe: corrupt kept batch")
 	}
 	for d := b.Data; len(d) > 0; d = d[keptRecord:] {
-		fn(idKey(d[:16]), int64(binary.BigEndian.Uint64(d[16:keptRecord])))
+		fn(idKey(binary.BigEndian.Uint64(d[:8])), int64(binary.BigEndian.Uint64(d[8:keptRecord])))
 	}
 	return nil
 }
@@ -65,6 +67,8 @@ type bucketMemory struct {
 	valid bool  // gens are the bags as of token
 	token int64 // the state token the bags had when gens were read or last changed
 	gens  [2]map[idKey]int64
+	// evicted remembers, approximately, the IDs evicted over the budget (see evict).
+	evicted evictedFilter
 }
 
 // memory is the bucket memories of one Stateful transform in this process.
@@ -200,4 +204,101 @@ func (b *bucketMemory) change(ks keptState, clear [2]bool, added [2]keptBatch) e
 	}
 	b.token, b.valid = token, true
 	return nil
+}
+
+// size returns how many IDs b holds.
+func (b *bucketMemory) size() int { return len(b.gens[0]) + len(b.gens[1]) }
+
+// evict keeps the keep most recently kept IDs of b (by kept time) and forgets the others, in b
+// and in the runner's state (each bag rewritten as one batch, and a new token). It returns how
+// many it forgot; they go to b's evicted filter. Like change, it leaves b invalid on failure.
+func (b *bucketMemory) evict(ks keptState, keep int) (int, error) {
+	n := b.size()
+	if n <= keep {
+		return 0, nil
+	}
+	times := make([]int64, 0, n)
+	for _, gen := range b.gens {
+		for _, ms := range gen {
+			times = append(times, ms)
+		}
+	}
+	slices.Sort(times)
+	cut := times[n-keep] // IDs kept before cut go; ties at cut stay (keeping slightly more)
+	b.valid = false
+	evicted := 0
+	var kept [2]keptBatch
+	for parity, gen := range b.gens {
+		for k, ms := range gen {
+			if ms < cut {
+				delete(gen, k)
+				b.evicted.add(k)
+				evicted++
+				continue
+			}
+			kept[parity].add(k, ms)
+		}
+		if err := ks.bags[parity].Clear(ks.sp); err != nil {
+			return 0, err
+		}
+		if len(kept[parity].Data) > 0 {
+			if err := ks.bags[parity].Add(ks.sp, kept[parity]); err != nil {
+				return 0, err
+			}
+		}
+	}
+	token := rand.Int64()
+	if err := ks.token.Write(ks.sp, token); err != nil {
+		return 0, fmt.Errorf("dedupe: writing the kept token: %w", err)
+	}
+	b.token, b.valid = token, true
+	return evicted, nil
+}
+
+// evictedFilter is a Bloom filter of the IDs a bucket evicted, in the worker's memory only: it
+// serves the duplicates_expired counter (copies of evicted IDs that passed as new events), an
+// estimate with about 1% false positives, and no decision. It holds up to evictedCapacity IDs
+// and then starts again empty, so its memory is fixed (evictedBits / 8 bytes per bucket once
+// used) and it forgets the oldest evictions first.
+type evictedFilter struct {
+	bits  []uint64
+	added int
+}
+
+const (
+	evictedCapacity = 1 << 18
+	evictedBits     = evictedCapacity * 10 // ~1% false positives at capacity, with 7 probes
+	evictedProbes   = 7
+)
+
+func (f *evictedFilter) add(k idKey) {
+	if f.bits == nil || f.added >= evictedCapacity {
+		f.bits, f.added = make([]uint64, evictedBits/64), 0
+	}
+	f.added++
+	for i := range evictedProbes {
+		bit := f.probe(k, i)
+		f.bits[bit/64] |= 1 << (bit % 64)
+	}
+}
+
+// has says whether k may have been evicted (false: it was not, since the filter's last reset).
+func (f *evictedFilter) has(k idKey) bool {
+	if f.bits == nil {
+		return false
+	}
+	for i := range evictedProbes {
+		bit := f.probe(k, i)
+		if f.bits[bit/64]&(1<<(bit%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// probe returns the i-th bit of k (double hashing over the two halves of the key, which is
+// already a cryptographic hash).
+func (f *evictedFilter) probe(k idKey, i int) uint64 {
+	h1, h2 := uint64(k)&0xffffffff, uint64(k)>>32|1
+	return (h1 + uint64(i)*h2) % evictedBits
 }

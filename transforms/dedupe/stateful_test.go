@@ -68,7 +68,7 @@ func checkStateful(t *testing.T, cfg teststream.Config, ttl time.Duration, want 
 		t.Fatal(err)
 	}
 	p, s := beam.NewPipelineWithRoot()
-	beamtest.Equal(s, Stateful(s, ttl, teststream.Create(s, cfg)), want)
+	beamtest.Equal(s, Stateful(s, Options{TTL: ttl}, teststream.Create(s, cfg)), want)
 	res, err := ptest.RunWithMetrics(p)
 	if err != nil {
 		t.Fatal(err)
@@ -176,4 +176,64 @@ func testStatefulBehindWatermark(t *testing.T) {
 	}
 	addAll(behind)
 	checkStateful(t, cfg, time.Hour, want, dups)
+}
+
+// TestStatefulBudget runs Stateful with a state budget of 512 IDs (8 per bucket) over 2,000
+// IDs, then a later copy of each: the oldest IDs are forgotten, so their copies pass again as
+// new events, each counted as duplicates_expired; the newest IDs of each bucket are still
+// remembered, so their copies are duplicates; nothing is lost from the conservation line.
+func TestStatefulBudget(t *testing.T) { withAndWithoutMemory(t, testStatefulBudget) }
+
+func testStatefulBudget(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	const n, budget = 2000, 512
+	cfg := teststream.NewConfig()
+	var first, again []event.Event
+	for i := range n {
+		id := fmt.Sprintf("id-%04d", i)
+		first = append(first, event.Event{ID: id, UserID: "u", Time: t0.Add(time.Duration(i) * 100 * time.Millisecond), Raw: []byte("a")})
+		again = append(again, event.Event{ID: id, UserID: "u", Time: t0.Add(10 * time.Minute), Raw: []byte("b")})
+	}
+	for i := 0; i < n; i += 200 { // ten steps, the watermark past each
+		if err := cfg.AddElementList(first[i].Time.UnixMilli(), first[i:i+200]); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.AdvanceWatermark(first[i+199].Time.Add(2 * time.Second).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cfg.AddElementList(again[0].Time.UnixMilli(), again); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.AdvanceWatermarkToInfinity(); err != nil {
+		t.Fatal(err)
+	}
+	p, s := beam.NewPipelineWithRoot()
+	Stateful(s, Options{TTL: time.Hour, MaxIDs: budget}, teststream.Create(s, cfg))
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := beamtest.Counters(res, "beamline")
+	t.Logf("counters: %v", got)
+	// The newest 7 IDs of each bucket (the budget's 8 less an eighth) are surely remembered.
+	perBucket := map[int]int{}
+	surely := 0
+	for i := n - 1; i >= 0; i-- {
+		if b := bucketOf(first[i].ID, statefulBuckets); perBucket[b] < 7 {
+			perBucket[b]++
+			surely++
+		}
+	}
+	passedAgain := got["processed"] - n
+	switch {
+	case got["processed"]+got["duplicates"] != 2*n:
+		t.Errorf("processed + duplicates = %d, want %d", got["processed"]+got["duplicates"], 2*n)
+	case got["duplicates"] < int64(surely) || got["duplicates"] > budget:
+		t.Errorf("%d copies were duplicates, want between %d (the newest IDs) and %d (the budget)", got["duplicates"], surely, budget)
+	case got["dedupe_evicted"] < n-budget:
+		t.Errorf("%d IDs evicted, want at least %d", got["dedupe_evicted"], n-budget)
+	case got["duplicates_expired"] != passedAgain:
+		t.Errorf("duplicates_expired = %d, want the %d copies of evicted IDs that passed again", got["duplicates_expired"], passedAgain)
+	}
 }

@@ -105,6 +105,12 @@ func (m *matcher) Match(e event.Event) string {
 	return ""
 }
 
+// Keeps returns the rule that Apply applies: whether c's filters keep an event.
+func (c Config) Keeps() func(event.Event) bool {
+	m := newMatcher(c)
+	return func(e event.Event) bool { return m.Match(e) == "" }
+}
+
 func (m *matcher) isBot(ua string) bool {
 	if len(m.bots) == 0 || ua == "" {
 		return false

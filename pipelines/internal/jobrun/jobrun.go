@@ -1,10 +1,12 @@
-// Package jobrun holds what the job mains share around a run: the CPU profile (--cpuprofile),
-// the process's CPU time and peak memory for their reports, and list flags.
+// Package jobrun holds what the job mains share around a run: the CPU and heap profiles
+// (--cpuprofile, --memprofile), the process's CPU time and peak memory for their reports, and
+// list flags.
 package jobrun
 
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -30,6 +32,50 @@ func StartProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// StartHeapProfile writes a heap profile (live objects, after a garbage collection) to path at
+// once and then every period until stop is called; an empty path profiles nothing. The file
+// always holds a complete profile: each one is written beside it and renamed over it. The
+// last one is of the running job (a profile written after the job ended would show little).
+func StartHeapProfile(path string, period time.Duration) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	write := func() error {
+		tmp := path + ".tmp"
+		f, err := os.Create(tmp)
+		if err != nil {
+			return fmt.Errorf("--memprofile: %w", err)
+		}
+		runtime.GC()
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--memprofile: %w", err)
+		}
+		return os.Rename(tmp, path)
+	}
+	if err := write(); err != nil {
+		return nil, err
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = write() // the next tick tries again; the last good profile stays
+			}
+		}
+	}()
+	return func() { close(done); <-finished }, nil
 }
 
 // Usage returns the CPU time (user + system) of this process so far and its peak resident set
