@@ -38,6 +38,7 @@ var (
 	ttlFlag       = flag.Duration("dedupe_ttl", dedupe.DefaultTTL, "How long (event time) event IDs are remembered for dedupe.")
 	maxIDsFlag    = flag.Int64("dedupe_max_ids", dedupe.DefaultMaxIDs, "Dedupe's state budget: the most event IDs remembered at once (about 45 bytes of memory each); past it the oldest are forgotten (counters dedupe_evicted, duplicates_expired). 0: no limit but --dedupe_ttl.")
 	ackFlag       = flag.String("ack", "", "When raw queue messages are acknowledged by the stages that archive them (all, ingest): 'archive' (the default: after the archive file holding them is closed; every runner) or 'commit' (after the runner commits the bundle; Dataflow only). The score and aggregate stages always acknowledge after commit.")
+	replayFlag    = flag.Duration("max_session_replay", 0, "How far before the speed watermark a warm restart follows the sessions still open, scanning and replaying the archive back to their first events; a longer session is left out of the speed layer's sessions view (the backfill counts it). 0: --dedupe_ttl.")
 	warmFlag      = flag.Bool("warm_restart", true, "On start, replay the archive's tail when the store has a speed watermark, so the speed views are exact again after a crash (stages all and ingest; ingest needs --store for it).")
 	cpuProfile    = flag.String("cpuprofile", "", "Write a CPU profile of the whole run (Prism included when embedded) to this file.")
 	memProfile    = flag.String("memprofile", "", "Write a heap profile (live objects, Prism included when embedded) to this file every 30s while the job runs.")
@@ -53,7 +54,7 @@ func config() (Config, error) {
 		Countries: jobrun.List(*countriesFlag), Bots: jobrun.List(*botsFlag), Blocked: jobrun.List(*blockedFlag), MaxRecordBytes: *maxRecordFlag, MetricsAddr: *metricsFlag,
 		Model: *modelFlag, ScoreThreshold: *thresholdFlag,
 		EarlyFiring: *earlyFlag, AllowedLateness: *latenessFlag, DedupeTTL: *ttlFlag, DedupeMaxIDs: *maxIDsFlag,
-		AckMode: source.AckMode(*ackFlag), WarmRestart: *warmFlag,
+		AckMode: source.AckMode(*ackFlag), WarmRestart: *warmFlag, MaxSessionReplay: *replayFlag,
 	}
 	return cfg, cfg.Validate()
 }

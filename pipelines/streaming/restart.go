@@ -141,10 +141,12 @@ func planWithoutWatermark(ctx context.Context, cfg Config) (Plan, error) {
 // event times are taken to the minute, erring towards longer sessions (a replay that starts
 // too early costs time, one that starts too late loses events). It reads the archive's hours
 // from the newest back, in plain Go, and stops at the first hour that no such session
-// reaches, or a dedupe TTL before wm: a session open longer than that is left to the nightly
-// backfill. It returns zero when no session may be open, and how many hours it read.
+// reaches, or --max_session_replay before wm (a dedupe TTL by default): a session open longer
+// than that is left out of the speed layer's sessions view (its start is not replayed) and to
+// the nightly backfill. It returns zero when no session may be open, and how many hours it
+// read.
 func openSessionStart(ctx context.Context, cfg Config, wm time.Time) (time.Time, int, error) {
-	limit := wm.Add(-cfg.dedupeTTL()).Truncate(time.Hour)
+	limit := wm.Add(-cfg.maxSessionReplay()).Truncate(time.Hour)
 	files, err := archive.Tail(ctx, cfg.Archive, limit, time.Now())
 	if err != nil || len(files) == 0 {
 		return time.Time{}, 0, err

@@ -64,6 +64,14 @@ func TestOpenSessionStart(t *testing.T) {
 		t.Errorf("replay from %s, want %s", plan.ReplayFrom, want)
 	}
 
+	// With --max_session_replay=2h the scan stops at 10:00: the long session is followed back
+	// no further (its first event there is at 10:00:00).
+	limited := cfg
+	limited.MaxSessionReplay = 2 * time.Hour
+	if open, hours, err := openSessionStart(context.Background(), limited, wm); err != nil || !open.Equal(at("10:00:00")) || hours != 2 {
+		t.Errorf("with a 2h limit: oldest open session %s after %d hours (%v), want 10:00 after 2 (11, 10)", open, hours, err)
+	}
+
 	// Without the long session, the default horizon holds: sessions from 11:00.
 	if plan := planRestart(wm, at("11:30:00"), cfg.lateness()); !plan.SessionsFrom.Equal(at("11:00:00")) {
 		t.Errorf("a session open since 11:30: sessions rebuilt from %s, want 11:00", plan.SessionsFrom)

@@ -71,6 +71,9 @@ type Config struct {
 	// WarmRestart replays the archive's tail on start when the store has a speed watermark
 	// (see Plan).
 	WarmRestart bool
+	// MaxSessionReplay is how far before the speed watermark a warm restart follows sessions
+	// still open (0: DedupeTTL); a longer session is left out of the speed layer.
+	MaxSessionReplay time.Duration
 }
 
 // dedupeTTL is the dedupe TTL, with the default filled in.
@@ -79,6 +82,14 @@ func (c Config) dedupeTTL() time.Duration {
 		return dedupe.DefaultTTL
 	}
 	return c.DedupeTTL
+}
+
+// maxSessionReplay is MaxSessionReplay, with the default filled in.
+func (c Config) maxSessionReplay() time.Duration {
+	if c.MaxSessionReplay <= 0 {
+		return c.dedupeTTL()
+	}
+	return c.MaxSessionReplay
 }
 
 func (c Config) lateness() time.Duration {
@@ -117,8 +128,8 @@ func (c Config) Validate() error {
 	if err := c.speed().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--early_firing/--allowed_lateness: %w", err))
 	}
-	if c.RunFor < 0 || c.DedupeTTL < 0 || c.ReferenceRefresh < 0 || c.DedupeMaxIDs < 0 {
-		errs = append(errs, errors.New("--run_for, --dedupe_ttl, --dedupe_max_ids and --reference_refresh must not be negative"))
+	if c.RunFor < 0 || c.DedupeTTL < 0 || c.ReferenceRefresh < 0 || c.DedupeMaxIDs < 0 || c.MaxSessionReplay < 0 {
+		errs = append(errs, errors.New("--run_for, --dedupe_ttl, --dedupe_max_ids, --max_session_replay and --reference_refresh must not be negative"))
 	} else if c.DedupeTTL > 0 && c.DedupeTTL < time.Millisecond {
 		errs = append(errs, fmt.Errorf("--dedupe_ttl=%v: must be at least 1ms (or 0 for the default)", c.DedupeTTL))
 	}

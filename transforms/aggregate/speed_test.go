@@ -15,6 +15,7 @@ import (
 
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/transforms/internal/beamtest"
 )
 
 func init() {
@@ -65,8 +66,9 @@ func stream(t *testing.T, s beam.Scope, steps []step) beam.PCollection {
 
 // speedVersions runs Speed over steps on Prism and checks the distinct versions of the rows of
 // view: every version in want, and nothing outside want and maybe (a runner may repeat a pane,
-// and UpsertSpeed absorbs repeats, so only distinct versions matter).
-func speedVersions(t *testing.T, opts SpeedOptions, steps []step, view string, want, maybe []string) {
+// and UpsertSpeed absorbs repeats, so only distinct versions matter). It returns the job's
+// counters.
+func speedVersions(t *testing.T, opts SpeedOptions, steps []step, view string, want, maybe []string) map[string]int64 {
 	t.Helper()
 	p, s := beam.NewPipelineWithRoot()
 	events := stream(t, s, steps)
@@ -75,9 +77,11 @@ func speedVersions(t *testing.T, opts SpeedOptions, steps []step, view string, w
 	got := beam.ParDo(s, withVersion, filter.Distinct(s, ofView))
 	marker := beam.ParDo(s, noVersion, beam.Impulse(s)) // the check runs even when got is empty
 	beam.ParDo0(s, &versionsFn{Want: want, Maybe: maybe}, beam.GroupByKey(s, beam.Flatten(s, got, marker)))
-	if err := ptest.Run(p); err != nil {
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return beamtest.Counters(res, "beamline")
 }
 
 func init() {
@@ -161,7 +165,10 @@ func TestSpeedMinutePanes(t *testing.T) {
 	row := func(n int) string {
 		return fmt.Sprintf("country_activity DE 13:00 clicks=%d events=%d flagged=0 pageviews=0 posts=0 speed", n, n)
 	}
-	speedVersions(t, opts, steps, views.CountryActivity, []string{row(2), row(3), row(5)}, []string{row(1), row(4)})
+	counters := speedVersions(t, opts, steps, views.CountryActivity, []string{row(2), row(3), row(5)}, []string{row(1), row(4)})
+	if counters["late_events"] != 1 || counters["late_sessions"] != 0 {
+		t.Errorf("late_events %d, late_sessions %d; want 1 (e6, after the lateness) and 0", counters["late_events"], counters["late_sessions"])
+	}
 }
 
 // TestSpeedSessionsMergeLateAndCountOnce: a late event (within the allowed lateness) that

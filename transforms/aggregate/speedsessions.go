@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"reflect"
-	"sort"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/event"
-	"github.com/beamline/beamline/transforms/scope"
 )
 
 func init() {
@@ -26,7 +24,6 @@ func init() {
 	register.DoFn2x0[event.Event, func(beam.EventTime, int, pointBatch)](&minutePointsFn{})
 	register.Emitter3[beam.EventTime, int, pointBatch]()
 	register.Emitter2[string, pointList]()
-	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, pointList, func(string, Acc), error](&sessionFn{})
 	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, Acc, func(views.Row), error](&sessionSumFn{})
 }
 
@@ -261,153 +258,6 @@ func (f *gateFn) OnTimer(sp state.Provider, tp timers.Provider, _ int, timer tim
 		return err
 	}
 	return fireEarlier(sp, tp, &f.Timer, &f.FireAt, tagGateFire, next)
-}
-
-// sessionFn keeps the points of a user's open sessions and emits the contribution of each
-// session once it is final (see Speed).
-type sessionFn struct {
-	// HorizonMs: a session is final once the watermark passes its last event plus this.
-	HorizonMs int64
-	// FromMs: sessions that start before it are not emitted (0: none).
-	FromMs int64
-
-	Pending  state.Value[pointList]
-	Frontier state.Value[int64] // last event of the latest final session, Unix ms
-	Timer    timers.EventTime
-
-	late beam.Counter
-}
-
-func newSessionFn(horizon time.Duration, from time.Time) *sessionFn {
-	f := &sessionFn{
-		HorizonMs: horizon.Milliseconds(),
-		Pending:   state.MakeValueState[pointList]("pending"),
-		Frontier:  state.MakeValueState[int64]("frontier"),
-		Timer:     timers.InEventTime("sessions"),
-	}
-	if !from.IsZero() {
-		f.FromMs = from.UnixMilli()
-	}
-	return f
-}
-
-func (f *sessionFn) Setup() {
-	f.late = beam.NewCounter("beamline", "late_sessions")
-}
-
-func (f *sessionFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, _ string, in pointList, _ func(string, Acc)) error {
-	pending, _, err := f.Pending.Read(sp)
-	if err != nil {
-		return err
-	}
-	frontier, hasFrontier, err := f.Frontier.Read(sp)
-	if err != nil {
-		return err
-	}
-	seen := make(map[string]bool, len(pending.Points))
-	for _, p := range pending.Points {
-		seen[p.ID] = true
-	}
-	added := 0
-	for _, p := range in.Points {
-		switch {
-		case seen[p.ID]: // a repeated pane
-		case hasFrontier && p.TimeMs <= frontier+SessionGap.Milliseconds():
-			f.late.Inc(ctx, 1) // would join a session already final
-		default:
-			seen[p.ID] = true
-			pending.Points = append(pending.Points, p)
-			added++
-		}
-	}
-	if added == 0 {
-		return nil
-	}
-	sortPoints(pending.Points)
-	if err := f.Pending.Write(sp, pending); err != nil {
-		return err
-	}
-	f.setFinal(tp, pending.Points)
-	return nil
-}
-
-// setFinal sets the timer at which the first open session of points becomes final.
-func (f *sessionFn) setFinal(tp timers.Provider, points []point) {
-	end := firstSessionEnd(points)
-	f.Timer.Set(tp, time.UnixMilli(end+f.HorizonMs), timers.WithTag(tagFinal))
-}
-
-func (f *sessionFn) OnTimer(ctx context.Context, fired beam.EventTime, sp state.Provider, tp timers.Provider, _ string, timer timers.Context, emit func(string, Acc)) error {
-	if timer.Tag == tagGC {
-		pending, ok, err := f.Pending.Read(sp)
-		if err == nil && (!ok || len(pending.Points) == 0) {
-			f.Frontier.Clear(sp)
-		}
-		return err
-	}
-	pending, _, err := f.Pending.Read(sp)
-	if err != nil {
-		return err
-	}
-	now := fired.Milliseconds() // the final timer's output timestamp is its firing time
-	rest, frontier := f.emitFinal(pending.Points, now, emit)
-	if frontier != 0 {
-		if err := f.Frontier.Write(sp, frontier); err != nil {
-			return err
-		}
-	}
-	if len(rest) > 0 {
-		f.setFinal(tp, rest)
-		if frontier == 0 {
-			return nil
-		}
-		return f.Pending.Write(sp, pointList{Points: rest})
-	}
-	f.Pending.Clear(sp)
-	f.Timer.Set(tp, time.UnixMilli(now+f.HorizonMs), timers.WithTag(tagGC), timers.WithNoOutputTimestamp())
-	return nil
-}
-
-// emitFinal emits the sessions of points (sorted) that are final at now, and returns the
-// points of the others and the last event of the latest final session (0 if none is final).
-func (f *sessionFn) emitFinal(points []point, now int64, emit func(string, Acc)) (rest []point, frontier int64) {
-	gap := SessionGap.Milliseconds()
-	start := 0
-	for i := 1; i <= len(points); i++ {
-		if i < len(points) && points[i].TimeMs-points[i-1].TimeMs <= gap {
-			continue
-		}
-		last := points[i-1].TimeMs
-		if last+f.HorizonMs > now {
-			break
-		}
-		if points[start].TimeMs >= f.FromMs {
-			splitSessions(points[start:i], scope.Range{}, emit)
-		}
-		frontier, start = last, i
-	}
-	return points[start:], frontier
-}
-
-// firstSessionEnd returns the last event time of the first session of points (sorted).
-func firstSessionEnd(points []point) int64 {
-	gap := SessionGap.Milliseconds()
-	for i := 1; i < len(points); i++ {
-		if points[i].TimeMs-points[i-1].TimeMs > gap {
-			return points[i-1].TimeMs
-		}
-	}
-	return points[len(points)-1].TimeMs
-}
-
-// sortPoints sorts points as splitSessions does: by time, ties by ID.
-func sortPoints(points []point) {
-	sort.Slice(points, func(i, j int) bool {
-		if points[i].TimeMs != points[j].TimeMs {
-			return points[i].TimeMs < points[j].TimeMs
-		}
-		return points[i].ID < points[j].ID
-	})
 }
 
 // sessionSumFn sums the final sessions of one sessions row and emits the row after each.
