@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/io/views/reference"
 )
 
 // TestKilledAndConcurrentBackfills injects the batch job's faults while a reader keeps
@@ -115,7 +115,7 @@ func TestKilledAndConcurrentBackfills(t *testing.T) {
 	<-readDone
 
 	final := sortRows(published(t, cfg))
-	lost, twice := rowCounts(sortRows(want.Rows), final)
+	lost, twice := reference.Compare(want.Rows, final)
 	runs := map[string]bool{}
 	for _, p := range publicationRuns(t, cfg) {
 		runs[p] = true
@@ -134,40 +134,6 @@ func TestKilledAndConcurrentBackfills(t *testing.T) {
 	// scripts/chaos.sh reads this line.
 	t.Logf("CHAOS job=batch fault=%q faults=%d answers=%d lost=%d twice=%d down=%d", "kill -9 at 6 points, 2 concurrent backfills",
 		faults, answers, lost, twice, changed)
-}
-
-// rowCounts counts the rows of want that got lacks or has lower (lost), and the rows of got
-// that want lacks or has higher (twice).
-func rowCounts(want, got []views.Row) (lost, twice int) {
-	id := func(r views.Row) string { return r.View + "|" + r.Key + "|" + r.WindowStart.String() }
-	have := map[string]views.Row{}
-	for _, r := range got {
-		have[id(r)] = r
-	}
-	for _, w := range want {
-		g, ok := have[id(w)]
-		delete(have, id(w))
-		switch {
-		case !ok:
-			lost++
-		case cmp.Equal(g.Metrics, w.Metrics):
-		case below(g.Metrics, w.Metrics):
-			lost++
-		default:
-			twice++
-		}
-	}
-	return lost, twice + len(have)
-}
-
-// below says whether a is lower than b in some metric.
-func below(a, b map[string]int64) bool {
-	for name, v := range b {
-		if a[name] < v {
-			return true
-		}
-	}
-	return false
 }
 
 // publicationRuns returns the run that publishes each day of the store of cfg.

@@ -190,7 +190,7 @@ func (c *crash) restart(t *testing.T, started func()) *process {
 	archived := checkArchive(t, c.cfg.Archive, c.records, c.day)
 	diffRows(t, "final speed views differ from the reference", c.want.Rows, c.speed(t))
 	dead := checkDeadLettersOnce(t, c.cfg.DeadLetter, c.records, archived)
-	lost, twice := rowDiff(c.want.Rows, c.speed(t))
+	lost, twice := reference.Compare(c.want.Rows, c.speed(t))
 	// scripts/chaos.sh reads this line.
 	t.Logf("CHAOS job=streaming fault=%q rows=%d samples=%d lost=%d twice=%d down=%d shifted=%d deadletters_wrong=%d",
 		t.Name(), len(c.want.Rows), samples, lost, twice, down, shifted, dead)
@@ -227,7 +227,7 @@ func watchRows(t *testing.T, c *crash) *rowMonitor {
 				id := r.View + "|" + r.Key + "|" + r.WindowStart.String()
 				before, ok := seen[id]
 				switch {
-				case !ok || !metricsBelow(r.Metrics, before.Metrics):
+				case !ok || !reference.Below(r.Metrics, before.Metrics):
 				case r.Weight() < before.Weight():
 					m.down++
 					t.Logf("speed row %s went down: %v -> %v", id, before.Metrics, r.Metrics)
@@ -249,37 +249,6 @@ func (m *rowMonitor) stop() (samples, down, shifted int) {
 	close(m.done)
 	<-m.stopped
 	return m.samples, m.down, m.shifted
-}
-
-// rowDiff counts the rows of want that got lacks or has lower (lost), and those got has that
-// want lacks or has higher (twice), metric by metric.
-func rowDiff(want, got []views.Row) (lost, twice int) {
-	id := func(r views.Row) string { return r.View + "|" + r.Key + "|" + r.WindowStart.String() }
-	have := map[string]views.Row{}
-	for _, r := range got {
-		have[id(r)] = r
-	}
-	for _, w := range want {
-		g, ok := have[id(w)]
-		delete(have, id(w))
-		switch {
-		case !ok || metricsBelow(g.Metrics, w.Metrics):
-			lost++
-		case metricsBelow(w.Metrics, g.Metrics):
-			twice++
-		}
-	}
-	return lost, twice + len(have)
-}
-
-// metricsBelow says whether a is lower than b in some metric.
-func metricsBelow(a, b map[string]int64) bool {
-	for name, v := range b {
-		if a[name] < v {
-			return true
-		}
-	}
-	return false
 }
 
 // checkDeadLettersOnce checks that every garbage record of records is in the dead letters of

@@ -196,46 +196,19 @@ func encodeOpenSessions(o openSessions) []byte {
 var errOpenSessions = errors.New("aggregate: bad open sessions encoding")
 
 func decodeOpenSessions(b []byte) (openSessions, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return openSessions{}, errOpenSessions
-	}
-	b = b[k:]
-	o := openSessions{Sessions: make([]openSession, n)}
-	ok := true
-	varint := func() int64 {
-		v, k := binary.Varint(b)
-		if k <= 0 {
-			ok = false
-			return 0
-		}
-		b = b[k:]
-		return v
-	}
-	str := func() string {
-		m, k := binary.Uvarint(b)
-		if k <= 0 || m > uint64(len(b)-k) {
-			ok = false
-			return ""
-		}
-		v := string(b[k : k+int(m)])
-		b = b[k+int(m):]
-		return v
-	}
+	d := newDecoder(b)
+	o := openSessions{Sessions: make([]openSession, d.count())}
 	for i := range o.Sessions {
 		s := &o.Sessions[i]
-		s.First.TimeMs = varint()
-		if !ok {
+		s.First.TimeMs = d.varint()
+		s.First.ID, s.First.Country = d.str(), d.str()
+		s.LastMs, s.Events = d.varint(), d.varint()
+		if !d.ok {
 			return openSessions{}, errOpenSessions
 		}
-		s.First.ID, s.First.Country = str(), str()
-		if !ok {
-			return openSessions{}, errOpenSessions
-		}
-		s.LastMs, s.Events = varint(), varint()
-		if !ok {
-			return openSessions{}, errOpenSessions
-		}
+	}
+	if !d.ok {
+		return openSessions{}, errOpenSessions
 	}
 	return o, nil
 }

@@ -70,32 +70,16 @@ func encodePoints(l pointList) []byte {
 var errPoints = errors.New("aggregate: bad point list encoding")
 
 func decodePoints(b []byte) (pointList, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return pointList{}, errPoints
-	}
-	b = b[k:]
-	l := pointList{Points: make([]point, n)}
-	str := func() string {
-		m, k := binary.Uvarint(b)
-		if k <= 0 || m > uint64(len(b)-k) {
-			b = nil
-			return ""
-		}
-		v := string(b[k : k+int(m)])
-		b = b[k+int(m):]
-		return v
-	}
+	d := newDecoder(b)
+	l := pointList{Points: make([]point, d.count())}
 	for i := range l.Points {
-		t, k := binary.Varint(b)
-		if k <= 0 {
+		l.Points[i] = point{TimeMs: d.varint(), ID: d.str(), Country: d.str()}
+		if !d.ok {
 			return pointList{}, errPoints
 		}
-		b = b[k:]
-		l.Points[i] = point{TimeMs: t, ID: str(), Country: str()}
-		if b == nil {
-			return pointList{}, errPoints
-		}
+	}
+	if !d.ok {
+		return pointList{}, errPoints
 	}
 	return l, nil
 }
