@@ -242,6 +242,7 @@ func (b *batchIndex) load(spec views.Spec, k indexKey) {
 	defer b.mu.Unlock()
 	delete(b.loading, k)
 	b.srv.metrics.batchIndexLoading.Dec()
+	b.forgetOtherRuns(k)
 	switch {
 	case errors.Is(err, errTooBig):
 		b.tooBig[k] = true
@@ -267,6 +268,23 @@ func (b *batchIndex) load(spec views.Spec, k indexKey) {
 		b.rows -= old.ix.rows()
 	}
 	b.srv.metrics.batchIndexRows.Set(float64(b.rows))
+}
+
+// forgetOtherRuns drops what the index noted (too big, failed) about k's view and day as
+// served by other runs: a day only moves to later runs, and k's is the one a query asked for,
+// so the others are not asked for again. Without it these notes grew with every publication.
+func (b *batchIndex) forgetOtherRuns(k indexKey) {
+	other := func(o indexKey) bool { return o.view == k.view && o.day.Equal(k.day) && o.run != k.run }
+	for o := range b.tooBig {
+		if other(o) {
+			delete(b.tooBig, o)
+		}
+	}
+	for o := range b.failed {
+		if other(o) {
+			delete(b.failed, o)
+		}
+	}
 }
 
 // errTooBig says that a day has more rows than the index's budget.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -81,6 +82,14 @@ func TestBatchIndex(t *testing.T) {
 		if diff := cmp.Diff(wantB, ask(srv)); diff != "" {
 			t.Fatalf("%s, run-b published (-want +got):\n%s", name, diff)
 		}
+	}
+	// The small index noted the day as too big under run-a, then under run-b: only run-b's
+	// note is kept (run-a no longer serves the day).
+	small.index.mu.Lock()
+	notes := maps.Clone(small.index.tooBig)
+	small.index.mu.Unlock()
+	if want := map[indexKey]bool{{view: views.PageViews, run: "run-b", day: day0}: true}; !cmp.Equal(want, notes, cmp.AllowUnexported(indexKey{})) {
+		t.Errorf("too-big notes after run-b replaced run-a: %v, want only run-b's", notes)
 	}
 }
 
