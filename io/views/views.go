@@ -108,6 +108,11 @@ type Row struct {
 	Layer       Layer
 }
 
+// ID identifies r in its layer: its view, key and window start.
+func (r Row) ID() string {
+	return r.View + "|" + r.Key + "|" + r.WindowStart.UTC().Format(time.RFC3339Nano)
+}
+
 // Weight is the sum of r's metrics. Each version of a speed row dominates the earlier ones
 // metric by metric (a window only gains events), so of two versions the later one has the
 // larger weight unless they are equal: stores keep the heaviest version of a speed row, so a

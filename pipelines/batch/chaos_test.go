@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os/exec"
 	"strings"
 	"sync"
@@ -117,8 +116,8 @@ func TestKilledAndConcurrentBackfills(t *testing.T) {
 	final := sortRows(published(t, cfg))
 	lost, twice := reference.Compare(want.Rows, final)
 	runs := map[string]bool{}
-	for _, p := range publicationRuns(t, cfg) {
-		runs[p] = true
+	for _, p := range storePublications(t, cfg) {
+		runs[string(p.Run)] = true
 	}
 	if len(runs) != 1 {
 		t.Errorf("the days are published by %d runs, want one (the last to succeed): %v", len(runs), runs)
@@ -134,19 +133,4 @@ func TestKilledAndConcurrentBackfills(t *testing.T) {
 	// scripts/chaos.sh reads this line.
 	t.Logf("CHAOS job=batch fault=%q faults=%d answers=%d lost=%d twice=%d down=%d", "kill -9 at 6 points, 2 concurrent backfills",
 		faults, answers, lost, twice, changed)
-}
-
-// publicationRuns returns the run that publishes each day of the store of cfg.
-func publicationRuns(t *testing.T, cfg Config) []string {
-	t.Helper()
-	st := openStore(t, cfg.Store)
-	pubs, err := st.Publications(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, p := range pubs {
-		out = append(out, string(p.Run))
-	}
-	return out
 }

@@ -185,6 +185,16 @@ func TestDataflowDryRun(t *testing.T) {
 // publications returns the days that cfg's store has published.
 func publications(t *testing.T, cfg Config) []string {
 	t.Helper()
+	out := []string{}
+	for _, p := range storePublications(t, cfg) {
+		out = append(out, day(p.Day))
+	}
+	return out
+}
+
+// storePublications returns the publications of cfg's store.
+func storePublications(t *testing.T, cfg Config) []store.Publication {
+	t.Helper()
 	st, err := store.Open(context.Background(), cfg.Store)
 	if err != nil {
 		t.Fatal(err)
@@ -194,11 +204,7 @@ func publications(t *testing.T, cfg Config) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := []string{}
-	for _, p := range pubs {
-		out = append(out, day(p.Day))
-	}
-	return out
+	return pubs
 }
 
 // TestFlinkRunnerOnPrismJobServer submits the backfill with --runner=flink to a job server that

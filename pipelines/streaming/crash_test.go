@@ -224,7 +224,7 @@ func watchRows(t *testing.T, c *crash) *rowMonitor {
 			case <-time.After(300 * time.Millisecond):
 			}
 			for _, r := range c.speed(t) {
-				id := r.View + "|" + r.Key + "|" + r.WindowStart.String()
+				id := r.ID()
 				before, ok := seen[id]
 				switch {
 				case !ok || !reference.Below(r.Metrics, before.Metrics):

@@ -162,8 +162,8 @@ func openSessionStart(ctx context.Context, cfg Config, wm time.Time) (time.Time,
 		return time.Time{}, 0, fmt.Errorf("scan archive %s: %w", cfg.Archive, err)
 	}
 	defer fs.Close()
-	scan := sessionScan{cutoff: sessionCutoff(wm, cfg.lateness()), chains: map[string]time.Time{},
-		keeps: filter.Config{Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked}.Keeps()}
+	keeps := filter.Config{Countries: cfg.Countries, BotPatterns: cfg.Bots, BlockedUsers: cfg.Blocked}.Keeps()
+	scan := sessionScan{cutoff: sessionCutoff(wm, cfg.lateness()), chains: map[string]time.Time{}}
 	hours := slices.SortedFunc(maps.Keys(byHour), time.Time.Compare)
 	read := 0
 	for i := len(hours) - 1; i >= 0 && scan.reaches(hours[i]); i-- {
@@ -171,7 +171,7 @@ func openSessionStart(ctx context.Context, cfg Config, wm time.Time) (time.Time,
 		for _, f := range byHour[hours[i]] {
 			_, err := lake.ReadFile(ctx, fs, f, f, cfg.MaxRecordBytes, func(raw event.Raw) {
 				e, err := event.ParseRecord(raw, cfg.MaxRecordBytes)
-				if err == nil && scan.keeps(e) && e.Time.UTC().Truncate(time.Hour).Equal(hours[i]) {
+				if err == nil && keeps(e) && e.Time.UTC().Truncate(time.Hour).Equal(hours[i]) {
 					minutes[e.UserID] |= 1 << e.Time.UTC().Minute()
 				}
 			})
@@ -188,7 +188,6 @@ func openSessionStart(ctx context.Context, cfg Config, wm time.Time) (time.Time,
 // sessionScan follows sessions back through the archive's hours, newest first.
 type sessionScan struct {
 	cutoff time.Time
-	keeps  func(event.Event) bool
 	// chains holds, per user, the start (to the minute) of the earliest session found so far
 	// that may still be open.
 	chains map[string]time.Time

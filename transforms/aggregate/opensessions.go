@@ -203,9 +203,6 @@ func decodeOpenSessions(b []byte) (openSessions, error) {
 		s.First.TimeMs = d.varint()
 		s.First.ID, s.First.Country = d.str(), d.str()
 		s.LastMs, s.Events = d.varint(), d.varint()
-		if !d.ok {
-			return openSessions{}, errOpenSessions
-		}
 	}
 	if !d.ok {
 		return openSessions{}, errOpenSessions

@@ -74,9 +74,6 @@ func decodePoints(b []byte) (pointList, error) {
 	l := pointList{Points: make([]point, d.count())}
 	for i := range l.Points {
 		l.Points[i] = point{TimeMs: d.varint(), ID: d.str(), Country: d.str()}
-		if !d.ok {
-			return pointList{}, errPoints
-		}
 	}
 	if !d.ok {
 		return pointList{}, errPoints

@@ -7,14 +7,13 @@ import "github.com/beamline/beamline/io/views"
 // or has lower in some metric, twice the rows of got that want lacks or has higher (and not
 // lower). Both are 0 exactly when the rows are equal.
 func Compare(want, got []views.Row) (lost, twice int) {
-	id := func(r views.Row) string { return r.View + "|" + r.Key + "|" + r.WindowStart.String() }
 	have := map[string]views.Row{}
 	for _, r := range got {
-		have[id(r)] = r
+		have[r.ID()] = r
 	}
 	for _, w := range want {
-		g, ok := have[id(w)]
-		delete(have, id(w))
+		g, ok := have[w.ID()]
+		delete(have, w.ID())
 		switch {
 		case !ok || Below(g.Metrics, w.Metrics):
 			lost++
