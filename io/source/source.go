@@ -21,6 +21,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -159,3 +160,14 @@ func (NopAcker) Ack(context.Context, []string) error { return nil }
 
 // Close does nothing.
 func (NopAcker) Close() error { return nil }
+
+// OneLine returns b with line breaks replaced by spaces, which keeps a JSON value valid: the
+// archive is JSON lines, and the speed layer must see the same bytes as the batch layer reads
+// back. Every queue driver passes its records through it.
+func OneLine(b []byte) []byte {
+	if !bytes.ContainsAny(b, "\r\n") {
+		return b
+	}
+	out := bytes.ReplaceAll(b, []byte{'\n'}, []byte{' '})
+	return bytes.ReplaceAll(out, []byte{'\r'}, []byte{' '})
+}

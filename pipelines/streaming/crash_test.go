@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/beamline/beamline/io/source/pubsubsource/pubsubtest"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/io/views/reference"
 )
@@ -110,48 +109,27 @@ func jobArgs(cfg Config) []string {
 		"--early_firing=1s"}
 }
 
-// publisher publishes records in batches in the background.
-type publisher struct {
-	wg sync.WaitGroup
-}
-
-func publish(srv *pubsubtest.Server, records [][]byte, batch int, every time.Duration) *publisher {
-	p := &publisher{}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for i := 0; i < len(records); i += batch {
-			srv.PublishAll(records[i:min(i+batch, len(records))])
-			time.Sleep(every)
-		}
-	}()
-	return p
-}
-
-// crash is a stream through a pstest server, its reference views, and the job that a crash
-// test kills and restarts.
+// crash is a stream through a queue, its reference views, and the job that a crash test kills
+// and restarts.
 type crash struct {
 	dir, bin string
-	srv      *pubsubtest.Server
+	q        queue
 	day      time.Time
 	records  [][]byte
 	cfg      Config
 	want     reference.Result
 }
 
-// crashAckDeadline is the subscription's ack deadline: what a killed job held comes back after it.
-const crashAckDeadline = 10 * time.Second
-
 // crashStart is when the crash tests' streams start (event time).
 var crashStart = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 
-// newCrash takes records from crashStart on and makes the job's config and reference views;
-// nothing is published yet.
-func newCrash(t *testing.T, records [][]byte) *crash {
-	c := &crash{dir: t.TempDir(), bin: buildJob(t), srv: pubsubtest.Start(t, crashAckDeadline)}
+// newCrash takes records from crashStart on, to be published to q, and makes the job's config
+// and reference views; nothing is published yet.
+func newCrash(t *testing.T, q queue, records [][]byte) *crash {
+	c := &crash{dir: t.TempDir(), bin: buildJob(t), q: q}
 	c.day = crashStart.Truncate(24 * time.Hour)
 	c.records = records
-	c.cfg = testConfig(t, c.srv.URL+"?idle=3s&call=500ms")
+	c.cfg = testConfig(t, q.URL())
 	c.want = referenceOf(t, c.cfg, c.records, c.day)
 	return c
 }
@@ -167,12 +145,12 @@ func (c *crash) speed(t *testing.T) []views.Row {
 // views and the archive are complete.
 func (c *crash) restart(t *testing.T, started func()) *process {
 	t.Helper()
-	time.Sleep(crashAckDeadline + time.Second)
+	time.Sleep(c.q.Redelivery())
 	mon := watchRows(t, c)
 	second := startProcess(t, c.bin, filepath.Join(c.dir, "second.log"), jobArgs(c.cfg))
 	started()
 	settled := waitUntil(3*time.Minute, func() bool {
-		return second.exited() || c.srv.Stats().Unacked == 0 && cmp.Equal(withoutLayer(c.want.Rows), withoutLayer(c.speed(t)))
+		return second.exited() || c.q.Unacked(t) == 0 && cmp.Equal(withoutLayer(c.want.Rows), withoutLayer(c.speed(t)))
 	})
 	samples, down, shifted := mon.stop()
 	if down > 0 {
@@ -290,8 +268,13 @@ func checkDeadLettersOnce(t *testing.T, dir string, records [][]byte, archived m
 // independent reference: nothing lost and nothing counted twice; every garbage record is in
 // the dead letters.
 func TestCrashAndWarmRestart(t *testing.T) {
-	c := newCrash(t, clickstream(12000, 33, crashStart))
-	pub := publish(c.srv, c.records, 300, 500*time.Millisecond)
+	crashAndRestart(t, newPubsubQueue(t))
+}
+
+// crashAndRestart runs the crash test of TestCrashAndWarmRestart over q.
+func crashAndRestart(t *testing.T, q queue) {
+	c := newCrash(t, q, clickstream(12000, 33, crashStart))
+	pub := publish(t, q, c.records, 300, 500*time.Millisecond)
 	first := startProcess(t, c.bin, filepath.Join(c.dir, "first.log"), jobArgs(c.cfg))
 	// Kill it once it has written a quarter of the stream's windows, mid-stream.
 	ok := waitUntil(2*time.Minute, func() bool {
@@ -304,12 +287,11 @@ func TestCrashAndWarmRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.wait()
-	t.Logf("killed the first job: %+v, speed watermark %s", c.srv.Stats(), speedWatermark(t, c.cfg.Store))
+	t.Logf("killed the first job: %s, speed watermark %s", q.State(t), speedWatermark(t, c.cfg.Store))
 	second := c.restart(t, pub.wg.Wait)
-	st := c.srv.Stats()
-	t.Logf("after the restart: %+v; the second job's report:\n%s", st, report(second.tail()))
-	if st.Unacked != 0 {
-		t.Errorf("%d messages never acknowledged", st.Unacked)
+	t.Logf("after the restart: %s; the second job's report:\n%s", q.State(t), report(second.tail()))
+	if n := q.Unacked(t); n != 0 {
+		t.Errorf("%d messages never acknowledged", n)
 	}
 	checkDeadLetters(t, c.cfg.DeadLetter, c.records)
 }
@@ -321,8 +303,9 @@ func TestCrashAndWarmRestart(t *testing.T) {
 // horizon (sessions rebuilt from 11:00, replayed from 10:30): before, the sessions of the
 // 10:00 hour were lost for good, and the final sessions view differed from the reference.
 func TestCrashWithOpenSessions(t *testing.T) {
-	c := newCrash(t, clickstreamAt(1, 9000, 11, crashStart))
-	pub := publish(c.srv, c.records, 50, 500*time.Millisecond)
+	q := newPubsubQueue(t)
+	c := newCrash(t, q, clickstreamAt(1, 9000, 11, crashStart))
+	pub := publish(t, q, c.records, 50, 500*time.Millisecond)
 	first := startProcess(t, c.bin, filepath.Join(c.dir, "first.log"), jobArgs(c.cfg))
 	ok := waitUntil(3*time.Minute, func() bool {
 		return first.exited() || !speedWatermark(t, c.cfg.Store).Before(crashStart.Add(105*time.Minute))
@@ -335,7 +318,7 @@ func TestCrashWithOpenSessions(t *testing.T) {
 	}
 	first.wait()
 	wm := speedWatermark(t, c.cfg.Store)
-	t.Logf("killed the first job: %+v, speed watermark %s", c.srv.Stats(), wm)
+	t.Logf("killed the first job: %s, speed watermark %s", q.State(t), wm)
 	if !wm.Before(crashStart.Add(150 * time.Minute)) {
 		t.Fatalf("the first job got to %s before the kill: the test needs sessions still open", wm)
 	}
@@ -351,22 +334,23 @@ func TestCrashWithOpenSessions(t *testing.T) {
 // queue), and the final speed views equal the reference. Before, a restart without a
 // watermark replayed nothing and those records were missing from the speed layer for good.
 func TestCrashBeforeFirstWindow(t *testing.T) {
-	c := newCrash(t, clickstream(3000, 7, crashStart))
+	q := newPubsubQueue(t)
+	c := newCrash(t, q, clickstream(3000, 7, crashStart))
 	// The first job sees a slow trickle (4 s of event time a second, and a long idle time), so
 	// that no window closes for minutes; the rest is published once it is dead.
 	var stop atomic.Bool
 	var published atomic.Int64
 	go func() {
 		for i := 0; i < len(c.records)/2 && !stop.Load(); i += 20 {
-			c.srv.PublishAll(c.records[i : i+20])
+			q.srv.PublishAll(c.records[i : i+20])
 			published.Store(int64(i + 20))
 			time.Sleep(500 * time.Millisecond)
 		}
 	}()
 	firstCfg := c.cfg
-	firstCfg.Source = c.srv.URL + "?idle=5m&call=500ms"
+	firstCfg.Source = q.srv.URL + "?idle=5m&call=500ms"
 	first := startProcess(t, c.bin, filepath.Join(c.dir, "first.log"), jobArgs(firstCfg))
-	acked := func() bool { st := c.srv.Stats(); return st.Messages > st.Unacked }
+	acked := func() bool { st := q.srv.Stats(); return st.Messages > st.Unacked }
 	if !waitUntil(2*time.Minute, func() bool { return first.exited() || acked() }) || first.exited() {
 		t.Fatalf("the first job acknowledged nothing:\n%s", first.tail())
 	}
@@ -378,8 +362,8 @@ func TestCrashBeforeFirstWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.wait()
-	t.Logf("killed the first job with no speed watermark: %+v", c.srv.Stats())
-	c.restart(t, func() { c.srv.PublishAll(c.records[published.Load():]) })
+	t.Logf("killed the first job with no speed watermark: %s", q.State(t))
+	c.restart(t, func() { q.srv.PublishAll(c.records[published.Load():]) })
 }
 
 // report returns the report lines of a job's log.

@@ -17,7 +17,7 @@ import (
 )
 
 var (
-	sourceFlag    = flag.String("source", "", "Event source URL: pubsub://projects/P/subscriptions/S or generator://?rate=N&dup=F&late=F&bad=F&seed=S.")
+	sourceFlag    = flag.String("source", "", "Event source URL: pubsub://projects/P/subscriptions/S, kafka://HOST:PORT[,HOST:PORT...]/TOPIC?group=G, sqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE or generator://?rate=N&dup=F&late=F&bad=F&seed=S.")
 	storeFlag     = flag.String("store", "", "View store URL, e.g. sqlite:///var/lib/beamline/views.db.")
 	archiveFlag   = flag.String("archive", "", "Raw archive (the data lake root): a directory, gs://bucket/path or s3://bucket/path.")
 	deadFlag      = flag.String("deadletter", "", "Where dead letters are written: a directory, gs:// or s3:// path.")

@@ -73,6 +73,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
 
 	_ "github.com/beamline/beamline/io/source/generatorsource"
+	_ "github.com/beamline/beamline/io/source/kafkasource"
 	_ "github.com/beamline/beamline/io/source/pubsubsource"
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
 	_ "github.com/beamline/beamline/io/topic/pubsubtopic"

@@ -285,7 +285,7 @@ func TestStagesMatchAllAndReference(t *testing.T) {
 	score := startProcess(t, bin, filepath.Join(dir, "score.log"), stageArgs(StageScore,
 		"--source="+scoreSub+"?timestamp_attribute=ts&idle=2s&call=500ms", model, "--deadletter="+st.DeadLetter,
 		"--output_topic="+scored))
-	pub := publish(srv, records, 500, 300*time.Millisecond)
+	pub := publish(t, pubsubQueue{srv: srv}, records, 500, 300*time.Millisecond)
 	// The aggregate stage starts once its topic has traffic: an idle subscription moves its
 	// watermark to the wall clock (days after this stream) after its idle time.
 	if !waitUntil(2*time.Minute, func() bool { return srv.TopicStats("scored", 1).Messages > 0 || score.exited() || ingest.exited() }) ||

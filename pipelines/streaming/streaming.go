@@ -111,7 +111,7 @@ func (c Config) score() score.Config {
 func (c Config) Validate() error {
 	var errs []error
 	required := []struct{ flag, value, example string }{
-		{"--source", c.Source, "generator://?rate=100 or pubsub://projects/P/subscriptions/S"},
+		{"--source", c.Source, "generator://?rate=100, pubsub://projects/P/subscriptions/S, kafka://HOST:PORT/TOPIC?group=G or sqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE"},
 		{"--deadletter", c.DeadLetter, "a directory, gs:// or s3:// path"},
 	}
 	for _, r := range required {

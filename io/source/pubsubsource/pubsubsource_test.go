@@ -54,39 +54,6 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// TestEstimator: the watermark follows the largest event time only once a pull drained the
-// backlog, never goes back, and moves to now after the subscription has been idle.
-func TestEstimator(t *testing.T) {
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	ms := func(t time.Time) int64 { return t.UnixMilli() }
-	e := &estimator{state: wmState{Watermark: -1, MaxSeen: -1}}
-	t1 := now.Add(-time.Hour)
-	e.observe(1000, ms(t1), false, now, 10*time.Second, time.Second)
-	if e.state.Watermark != -1 {
-		t.Errorf("after a full pull the watermark moved to %d", e.state.Watermark)
-	}
-	e.observe(10, ms(t1.Add(-time.Minute)), true, now, 10*time.Second, time.Second)
-	if want := ms(t1) - 1000; e.state.Watermark != want {
-		t.Errorf("after draining: watermark %d, want the largest event time seen minus the delay %d", e.state.Watermark, want)
-	}
-	e.observe(0, -1, true, now, 10*time.Second, time.Second)
-	if e.state.IdleSince != ms(now) || e.state.Watermark != ms(t1)-1000 {
-		t.Errorf("first idle call: %+v", e.state)
-	}
-	e.observe(0, -1, true, now.Add(10*time.Second), 10*time.Second, time.Second)
-	if want := ms(now.Add(9 * time.Second)); e.state.Watermark != want {
-		t.Errorf("idle for 10 s: watermark %d, want now - delay %d", e.state.Watermark, want)
-	}
-	e.observe(5, ms(t1), true, now.Add(11*time.Second), 10*time.Second, time.Second)
-	if e.state.Watermark != ms(now.Add(9*time.Second)) || e.state.IdleSince != 0 {
-		t.Errorf("the watermark went back or idleness did not end: %+v", e.state)
-	}
-	got, err := decodeState(encodeState(e.state))
-	if err != nil || got != e.state {
-		t.Errorf("state round trip: %+v, %v; want %+v", got, err, e.state)
-	}
-}
-
 type emitted struct {
 	at  time.Time
 	msg source.Message

@@ -1,12 +1,9 @@
 package pubsubsource
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"time"
 
@@ -18,14 +15,13 @@ import (
 
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/io/source/internal/restriction"
+	"github.com/beamline/beamline/io/source/internal/watermark"
 	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {
-	register.DoFn5x2[context.Context, *estimator, *sdf.LockRTracker, []byte, func(beam.EventTime, source.Message), sdf.ProcessContinuation, error](&readFn{})
+	register.DoFn5x2[context.Context, *watermark.Estimator, *sdf.LockRTracker, []byte, func(beam.EventTime, source.Message), sdf.ProcessContinuation, error](&readFn{})
 	register.Emitter2[beam.EventTime, source.Message]()
-	beam.RegisterType(reflect.TypeOf((*estimator)(nil)))
-	beam.RegisterCoder(reflect.TypeOf((*wmState)(nil)).Elem(), encodeState, decodeState)
 }
 
 // pullSize is the most messages one pull asks for (Pub/Sub returns at most 1,000).
@@ -38,66 +34,6 @@ func Read(s beam.Scope, p Params, mode source.AckMode) beam.PCollection {
 	fn := &readFn{Project: p.Project, Subscription: p.Path(), TimestampAttribute: p.TimestampAttribute,
 		Call: p.Call, MaxMessages: p.MaxMessages, Idle: p.Idle, Delay: p.Delay, AckAfterCommit: mode == source.AckAfterCommit}
 	return beam.ParDo(s, fn, beam.Impulse(s))
-}
-
-// wmState is the watermark estimator's state, carried across checkpoints (Unix ms).
-type wmState struct {
-	Watermark int64 // never goes back
-	MaxSeen   int64 // the largest event time read
-	IdleSince int64 // wall-clock time since which no message came; 0 while messages come
-}
-
-func encodeState(s wmState) []byte {
-	b := make([]byte, 0, 30)
-	for _, v := range [...]int64{s.Watermark, s.MaxSeen, s.IdleSince} {
-		b = strconv.AppendInt(b, v, 36)
-		b = append(b, ' ')
-	}
-	return b
-}
-
-func decodeState(b []byte) (wmState, error) {
-	f := bytes.Fields(b)
-	var v [3]int64
-	if len(f) != 3 {
-		return wmState{}, fmt.Errorf("pubsub: bad watermark state %q", b)
-	}
-	for i := range v {
-		n, err := strconv.ParseInt(string(f[i]), 36, 64)
-		if err != nil {
-			return wmState{}, fmt.Errorf("pubsub: bad watermark state %q: %w", b, err)
-		}
-		v[i] = n
-	}
-	return wmState{Watermark: v[0], MaxSeen: v[1], IdleSince: v[2]}, nil
-}
-
-// estimator is the reader's watermark estimator (see the package doc).
-type estimator struct {
-	state wmState
-}
-
-// CurrentWatermark returns the watermark.
-func (e *estimator) CurrentWatermark() time.Time { return time.UnixMilli(e.state.Watermark) }
-
-// observe updates the state after a call that read n messages, the last pull of which was
-// full (drained: false) or not.
-func (e *estimator) observe(n int, maxSeen int64, drained bool, now time.Time, idle, delay time.Duration) {
-	s := &e.state
-	s.MaxSeen = max(s.MaxSeen, maxSeen)
-	if drained {
-		s.Watermark = max(s.Watermark, s.MaxSeen-delay.Milliseconds())
-	}
-	if n > 0 {
-		s.IdleSince = 0
-		return
-	}
-	if s.IdleSince == 0 {
-		s.IdleSince = now.UnixMilli()
-	}
-	if now.UnixMilli()-s.IdleSince >= idle.Milliseconds() {
-		s.Watermark = max(s.Watermark, now.Add(-delay).UnixMilli())
-	}
 }
 
 // readFn reads a subscription, one bounded call at a time.
@@ -154,15 +90,17 @@ func (f *readFn) TruncateRestriction(_ *sdf.LockRTracker, _ []byte) restriction.
 	return restriction.Restriction{}
 }
 
-func (f *readFn) InitialWatermarkEstimatorState(_ beam.EventTime, _ restriction.Restriction, _ []byte) wmState {
-	return wmState{Watermark: mtime.MinTimestamp.Milliseconds(), MaxSeen: mtime.MinTimestamp.Milliseconds()}
+func (f *readFn) InitialWatermarkEstimatorState(_ beam.EventTime, _ restriction.Restriction, _ []byte) watermark.State {
+	return watermark.Initial()
 }
 
-func (f *readFn) CreateWatermarkEstimator(s wmState) *estimator { return &estimator{state: s} }
+func (f *readFn) CreateWatermarkEstimator(s watermark.State) *watermark.Estimator {
+	return watermark.New(s)
+}
 
-func (f *readFn) WatermarkEstimatorState(e *estimator) wmState { return e.state }
+func (f *readFn) WatermarkEstimatorState(e *watermark.Estimator) watermark.State { return e.State }
 
-func (f *readFn) ProcessElement(ctx context.Context, we *estimator, rt *sdf.LockRTracker, _ []byte, emit func(beam.EventTime, source.Message)) (sdf.ProcessContinuation, error) {
+func (f *readFn) ProcessElement(ctx context.Context, we *watermark.Estimator, rt *sdf.LockRTracker, _ []byte, emit func(beam.EventTime, source.Message)) (sdf.ProcessContinuation, error) {
 	r := rt.GetRestriction().(restriction.Restriction)
 	if len(r.AckIDs) > 0 { // ack after commit: the previous call's bundle has been committed
 		if err := f.conn.ack(ctx, f.Subscription, r.AckIDs); err != nil {
@@ -185,7 +123,7 @@ func (f *readFn) ProcessElement(ctx context.Context, we *estimator, rt *sdf.Lock
 		rt.Rt.(*restriction.Tracker).Carry(c.ackIDs)
 		rt.Mu.Unlock()
 	}
-	we.observe(len(c.ackIDs), c.maxSeen, c.drained, time.Now(), f.Idle, f.Delay)
+	we.Observe(len(c.ackIDs), c.maxSeen, c.drained, time.Now(), f.Idle, f.Delay)
 	if len(c.ackIDs) == 0 {
 		return sdf.ResumeProcessingIn(100 * time.Millisecond), nil
 	}
@@ -201,7 +139,7 @@ type call struct {
 
 // pullCall pulls for up to Call or MaxMessages and emits the messages.
 func (f *readFn) pullCall(ctx context.Context, emit func(beam.EventTime, source.Message)) (call, error) {
-	c := call{maxSeen: mtime.MinTimestamp.Milliseconds()}
+	c := call{maxSeen: watermark.NoEventTime}
 	end := time.Now().Add(f.Call)
 	for len(c.ackIDs) < f.MaxMessages && time.Now().Before(end) {
 		msgs, err := f.conn.pull(ctx, f.Subscription, min(pullSize, f.MaxMessages-len(c.ackIDs)))
@@ -233,20 +171,11 @@ func (f *readFn) pullCall(ctx context.Context, emit func(beam.EventTime, source.
 // message turns a received message into a source.Message, on one line (the archive is JSON
 // lines, and the speed layer must see the same bytes as the batch layer reads back).
 func (f *readFn) message(m *pb.ReceivedMessage) source.Message {
-	out := source.Message{Data: oneLine(m.GetMessage().GetData()), Source: f.Subscription + "/" + m.GetMessage().GetMessageId()}
+	out := source.Message{Data: source.OneLine(m.GetMessage().GetData()), Source: f.Subscription + "/" + m.GetMessage().GetMessageId()}
 	if !f.AckAfterCommit {
 		out.AckID = m.GetAckId()
 	}
 	return out
-}
-
-// oneLine returns b with line breaks replaced by spaces (which keeps a JSON value valid).
-func oneLine(b []byte) []byte {
-	if !bytes.ContainsAny(b, "\r\n") {
-		return b
-	}
-	out := bytes.ReplaceAll(b, []byte{'\n'}, []byte{' '})
-	return bytes.ReplaceAll(out, []byte{'\r'}, []byte{' '})
 }
 
 // eventTime returns the message's event time and whether it has one; without one, its
