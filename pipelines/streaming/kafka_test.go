@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -74,4 +76,79 @@ func TestKafkaSpeedViewsMatchReference(t *testing.T) {
 // the reference with every offset committed.
 func TestKafkaCrashAndWarmRestart(t *testing.T) {
 	crashAndRestart(t, newKafkaQueue(t, 3))
+}
+
+// TestKafkaStagesMatchReference runs the streaming job as its three stages (subprocesses, each
+// on its own Prism) chained by Kafka topics of one kfake cluster, each of three partitions, as
+// TestStagesMatchAllAndReference does over Pub/Sub: the ingest stage reads the raw topic and
+// produces to "ingested", the score stage reads that and produces to "scored", the aggregate
+// stage writes the views. Once the raw topic is drained, the stages' speed views equal the
+// independent reference, every group's offsets are committed to every partition's end, and the
+// garbage is in the dead letters once.
+func TestKafkaStagesMatchReference(t *testing.T) {
+	bin := buildJob(t)
+	dir := t.TempDir()
+	c := kafkatest.Start(t, 3, "ingested", "scored")
+	topicURL := func(name string) string { return "kafka://" + c.Brokers + "/" + name }
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	day := start.Truncate(24 * time.Hour)
+	records := clickstreamWithPosts(4000, 43, start)
+	model := "--model=logreg://" + modelFile
+	st := testConfig(t, c.URL("idle=2s&call=500ms"))
+	st.Model = "logreg://" + modelFile
+	want := referenceOf(t, st, records, day)
+
+	ingest := startProcess(t, bin, filepath.Join(dir, "ingest.log"), stageArgs(StageIngest, "--source="+st.Source,
+		"--archive="+st.Archive, "--deadletter="+st.DeadLetter, "--reference="+categories, "--blocked_users=u-blocked",
+		"--store="+st.Store, "--output_topic="+topicURL("ingested")))
+	score := startProcess(t, bin, filepath.Join(dir, "score.log"), stageArgs(StageScore,
+		"--source="+topicURL("ingested")+"?group=score&idle=2s&call=500ms", model, "--deadletter="+st.DeadLetter,
+		"--output_topic="+topicURL("scored")))
+	pub := publish(t, kafkaQueue{c: c}, records, 500, 300*time.Millisecond)
+	// The aggregate stage starts once its topic has traffic: an idle partition moves its
+	// watermark to the wall clock (days after this stream) after its idle time.
+	if !waitUntil(2*time.Minute, func() bool { return c.UnackedOf("scored", "aggregate") > 0 || score.exited() || ingest.exited() }) ||
+		score.exited() || ingest.exited() {
+		t.Fatalf("nothing reached the scored topic:\ningest:\n%s\nscore:\n%s", ingest.tail(), score.tail())
+	}
+	agg := startProcess(t, bin, filepath.Join(dir, "aggregate.log"), stageArgs(StageAggregate,
+		"--source="+topicURL("scored")+"?group=aggregate&idle=10s&call=500ms", "--store="+st.Store, "--deadletter="+st.DeadLetter))
+	procs := map[string]*process{"ingest": ingest, "score": score, "aggregate": agg}
+	pub.wg.Wait()
+
+	speed := func() []views.Row { return rowsOf(t, st.Store, views.Speed, day, day.AddDate(0, 0, 1)) }
+	lag := func() int {
+		return c.Unacked() + c.UnackedOf("ingested", "score") + c.UnackedOf("scored", "aggregate")
+	}
+	settled := waitUntil(3*time.Minute, func() bool {
+		for _, p := range procs {
+			if p.exited() {
+				return true
+			}
+		}
+		return lag() == 0 && cmp.Equal(withoutLayer(want.Rows), withoutLayer(speed()))
+	})
+	for name, p := range procs {
+		if err := p.cmd.Process.Signal(os.Interrupt); err != nil && !p.exited() {
+			t.Errorf("interrupt %s: %v", name, err)
+		}
+	}
+	for name, p := range procs {
+		if err := p.wait(); err != nil || !settled {
+			t.Errorf("%s job: settled %v, exit %v:\n%s", name, settled, err, p.tail())
+		}
+		t.Logf("%s job:\n%s", name, stageReport(p.tail()))
+	}
+	diffRows(t, "the stages' views differ from the reference", want.Rows, speed())
+	if n := lag(); n != 0 {
+		t.Errorf("%d records past the committed offsets: raw %v, ingested %v, scored %v", n,
+			c.Lag(), c.LagOf("ingested", "score"), c.LagOf("scored", "aggregate"))
+	}
+	if got := len(c.Records("ingested")); int64(got) != want.Counts.Processed {
+		t.Errorf("the ingest stage produced %d events; want each of the %d kept events once", got, want.Counts.Processed)
+	}
+	checkDeadLetters(t, st.DeadLetter, records)
+	if got, garbage := len(deadLetters(t, st.DeadLetter)), sumOf(want.Counts.DeadLettered); int64(got) != garbage {
+		t.Errorf("the stages wrote %d dead letters, want one per garbage record (%d)", got, garbage)
+	}
 }

@@ -76,6 +76,7 @@ import (
 	_ "github.com/beamline/beamline/io/source/kafkasource"
 	_ "github.com/beamline/beamline/io/source/pubsubsource"
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
+	_ "github.com/beamline/beamline/io/topic/kafkatopic"
 	_ "github.com/beamline/beamline/io/topic/pubsubtopic"
 	"github.com/beamline/beamline/pipelines/internal/jobrun"
 )

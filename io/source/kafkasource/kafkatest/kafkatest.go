@@ -5,12 +5,14 @@ package kafkatest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -91,22 +93,29 @@ func (c *Cluster) ProduceAll(records [][]byte) {
 	}
 }
 
-// Lag returns, per partition of the test topic, how many records lie between the group's
+// Lag returns, per partition of the test topic, how many records lie between the test group's
 // committed offset (0 when it has none) and the partition's end.
-func (c *Cluster) Lag() map[int32]int64 {
+func (c *Cluster) Lag() map[int32]int64 { return c.LagOf(Topic, Group) }
+
+// LagOf returns, per partition of topic, how many records lie between group's committed offset
+// (0 when it has none) and the partition's end.
+func (c *Cluster) LagOf(topic, group string) map[int32]int64 {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ends, err := c.adm.ListEndOffsets(ctx, Topic)
+	ends, err := c.adm.ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
 		c.t.Fatalf("kafka end offsets: %v", err)
 	}
-	committed, err := c.adm.FetchOffsets(ctx, Group)
+	committed, err := c.adm.FetchOffsets(ctx, group)
 	if err == nil {
 		err = committed.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		committed, err = nil, nil
 	}
 	if err != nil {
 		c.t.Fatalf("kafka committed offsets: %v", err)
@@ -114,7 +123,7 @@ func (c *Cluster) Lag() map[int32]int64 {
 	out := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
 		at := int64(0)
-		if co, ok := committed.Lookup(Topic, o.Partition); ok && co.At >= 0 {
+		if co, ok := committed.Lookup(topic, o.Partition); ok && co.At >= 0 {
 			at = co.At
 		}
 		out[o.Partition] = o.Offset - at
@@ -122,10 +131,14 @@ func (c *Cluster) Lag() map[int32]int64 {
 	return out
 }
 
-// Unacked returns the records of the topic past the group's committed offsets, all partitions.
-func (c *Cluster) Unacked() int {
+// Unacked returns the records of the test topic past the test group's committed offsets, all
+// partitions.
+func (c *Cluster) Unacked() int { return c.UnackedOf(Topic, Group) }
+
+// UnackedOf returns the records of topic past group's committed offsets, all partitions.
+func (c *Cluster) UnackedOf(topic, group string) int {
 	n := int64(0)
-	for _, l := range c.Lag() {
+	for _, l := range c.LagOf(topic, group) {
 		n += l
 	}
 	return int(n)
@@ -134,4 +147,35 @@ func (c *Cluster) Unacked() int {
 // State describes the group's lag per partition, for test logs.
 func (c *Cluster) State() string {
 	return fmt.Sprintf("kafka lag by partition %v", c.Lag())
+}
+
+// Records returns every record of topic, partition by partition, each in offset order.
+func (c *Cluster) Records(topic string) []*kgo.Record {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := c.adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		c.t.Fatalf("kafka end offsets of %s: %v", topic, err)
+	}
+	want := 0
+	ends.Each(func(o kadm.ListedOffset) { want += int(o.Offset) })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for len(out) < want {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			c.t.Fatalf("kafka: read %d of the %d records of %s: %v", len(out), want, topic, err)
+		}
+		out = append(out, fs.Records()...)
+	}
+	return out
 }
