@@ -1,5 +1,6 @@
 // Command benchstream measures the streaming job on Prism: it runs the job's binary with the
-// generator source at a target rate for a while, watches the view store, and prints the
+// generator source (or, with --source=kafka, on a Kafka topic that a kfake server in this
+// process holds and a producer here feeds) at a target rate for a while, watches the view store, and prints the
 // sustained events/s and the delay from the end of each 1-minute window to its row being
 // final in the store (p50, p99, max).
 //
@@ -53,6 +54,8 @@ import (
 func main() {
 	bin := flag.String("bin", "", "the streaming job's binary (required)")
 	rate := flag.Int("rate", 5000, "target events per second")
+	src := flag.String("source", "generator", "the job's source: generator (the generator source, in the job) or kafka (a Kafka protocol server in this process, kfake, fed at the rate by a producer here; the job reads its topic of --partitions partitions)")
+	partitions := flag.Int("partitions", 4, "partitions of the Kafka topic (--source=kafka)")
 	duration := flag.Duration("duration", 150*time.Second, "how long the job runs (--run_for)")
 	out := flag.String("out", "", "directory for the store, archive, dead letters and log (required)")
 	reference := flag.String("reference", "testdata/reference/categories.csv", "reference CSV")
@@ -64,11 +67,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchstream: --bin and --out are required")
 		os.Exit(2)
 	}
+	if *src != "generator" && *src != "kafka" || *partitions <= 0 {
+		fmt.Fprintf(os.Stderr, "benchstream: --source=%s --partitions=%d: want generator or kafka, and a positive count\n", *src, *partitions)
+		os.Exit(2)
+	}
 	if err := checkOut(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "benchstream:", err)
 		os.Exit(2)
 	}
-	res, err := run(*bin, *out, *reference, *rate, *duration, *poll, *warmup, *settle, flag.Args())
+	res, err := run(*bin, *out, *reference, *src, int32(*partitions), *rate, *duration, *poll, *warmup, *settle, flag.Args())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchstream:", err)
 		os.Exit(1)
@@ -122,6 +129,7 @@ func cpuTime() time.Duration {
 
 // result is one measured run.
 type result struct {
+	source   string // the job's source, described
 	rate     int
 	duration time.Duration
 	read     int64
@@ -147,13 +155,23 @@ func checkOut(dir string) error {
 	return fmt.Errorf("--out %s is not empty: give a new directory (the job would warm-restart from the earlier run's store and archive there)", dir)
 }
 
-func run(bin, out, reference string, rate int, d, poll, warmup, settle time.Duration, extra []string) (result, error) {
+func run(bin, out, reference, src string, partitions int32, rate int, d, poll, warmup, settle time.Duration, extra []string) (result, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return result{}, err
 	}
 	url := "sqlite://" + filepath.Join(out, "views.db")
+	source, described := fmt.Sprintf("generator://?rate=%d&dup=0.01&bad=0.005&bots=0.01&seed=7", rate), "the generator source"
+	if src == "kafka" {
+		k, err := startKafka(partitions)
+		if err != nil {
+			return result{}, fmt.Errorf("kafka: %w", err)
+		}
+		defer k.close()
+		k.feed(rate)
+		source, described = k.url, fmt.Sprintf("a Kafka topic of %d partitions (kfake and its producer in the bench process)", partitions)
+	}
 	args := append([]string{
-		fmt.Sprintf("--source=generator://?rate=%d&dup=0.01&bad=0.005&bots=0.01&seed=7", rate),
+		"--source=" + source,
 		"--store=" + url, "--archive=" + filepath.Join(out, "lake"), "--deadletter=" + filepath.Join(out, "deadletter"),
 		"--reference=" + reference, "--run_for=" + d.String(), "--dedupe_ttl=10m",
 	}, extra...)
@@ -177,7 +195,7 @@ func run(bin, out, reference string, rate int, d, poll, warmup, settle time.Dura
 		return result{}, fmt.Errorf("job: %w (log: %s)", err, logf.Name())
 	}
 	end := time.Now()
-	res := result{rate: rate, duration: d, report: reportLines(stdout.String())}
+	res := result{source: described, rate: rate, duration: d, report: reportLines(stdout.String())}
 	res.read = counter(res.report, "read ")
 	res.lag = end.Sub(w.watermark())
 	res.delays, res.windows = w.delays(start.Add(warmup), end.Add(-settle))
@@ -327,8 +345,8 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func (r result) print(w *os.File) {
 	rate := float64(r.read) / r.duration.Seconds()
 	behind := float64(r.rate)*r.duration.Seconds() - float64(r.read)
-	fmt.Fprintf(w, "target %d events/s for %s: read %d = %.0f events/s sustained (%.0f%% of the target; the source was %.0f s behind at the end)\n",
-		r.rate, r.duration, r.read, rate, 100*rate/float64(r.rate), max(behind, 0)/float64(r.rate))
+	fmt.Fprintf(w, "%s, target %d events/s for %s: read %d = %.0f events/s sustained (%.0f%% of the target; the source was %.0f s behind at the end)\n",
+		r.source, r.rate, r.duration, r.read, rate, 100*rate/float64(r.rate), max(behind, 0)/float64(r.rate))
 	if settled, ok := jobSettled(r.report); ok {
 		fmt.Fprintf(w, "settled (processed, filtered, duplicate or dead-lettered) by the end: %d = %.0f events/s (%.0f%% of what was read; the rest was still queued in the job)\n",
 			settled, float64(settled)/r.duration.Seconds(), 100*float64(settled)/float64(max(r.read, 1)))
