@@ -13,7 +13,8 @@ usage: scripts/submit-flink.sh batch|streaming [options] [-- job or Beam runner 
 Job settings (passed to the job as its flags when set):
   --lake URL            BEAMLINE_LAKE          batch: raw lake (s3://, gs:// or a path the workers see)
   --from DAY, --to DAY  BEAMLINE_FROM/_TO      batch: days to backfill (YYYY-MM-DD, --to inclusive)
-  --source URL          BEAMLINE_SOURCE        streaming: pubsub://projects/P/subscriptions/S
+  --source URL          BEAMLINE_SOURCE        streaming: kafka://HOST:PORT[,HOST:PORT...]/TOPIC?group=G,
+                                               pubsub://projects/P/subscriptions/S or sqs://...
   --archive URL         BEAMLINE_ARCHIVE       streaming: raw archive (the lake)
   --store URL           BEAMLINE_STORE         view store, e.g. postgres://beamline@db/views
   --deadletter URL      BEAMLINE_DEADLETTER    where dead letters go
@@ -23,7 +24,8 @@ Job settings (passed to the job as its flags when set):
                                                stages all and score)
   --stage S             BEAMLINE_STAGE         streaming: all|ingest|score|aggregate (default all)
   --output_topic URL    BEAMLINE_OUTPUT_TOPIC  streaming ingest and score: the topic they publish their
-                                               events to, pubsub://projects/P/topics/T (required for them)
+                                               events to, kafka://HOST:PORT/TOPIC or
+                                               pubsub://projects/P/topics/T (required for them)
 
 Flink settings:
   --endpoint HOST:PORT  BEAMLINE_FLINK_ENDPOINT  Beam Flink job server (required), e.g. flink-jobserver:8099
@@ -39,18 +41,24 @@ Flink settings:
                                                (default: go build for linux/amd64)
   -h, --help
 
-The streaming stages are chained by Pub/Sub topics: ingest publishes to its --output_topic, score
-reads a subscription of it (--source, with ?timestamp_attribute=ts) and publishes to its own,
-aggregate reads a subscription of that. Each stage gets only the job settings it uses (see
-submit-dataflow.sh --help); the others are left out, with a note.
+The streaming stages are chained by Kafka or Pub/Sub topics: ingest publishes to its
+--output_topic, score reads it (--source: kafka://.../TOPIC?group=score, or a Pub/Sub
+subscription with ?timestamp_attribute=ts) and publishes to its own, aggregate reads that. A Kafka
+source reads each partition through its own restriction, so Flink spreads partitions over its
+workers; the group's offsets are committed only once the raw archive holds the records. Each
+stage gets only the job settings it uses (see submit-dataflow.sh --help); the others are left
+out, with a note.
 
 Flags after -- go to the job unchanged. Parallelism, checkpointing and savepoints are the Flink
 cluster's settings; to stop a streaming job keeping its state, take a savepoint with Flink's CLI
 (flink stop --savepointPath=... JOB_ID) and resubmit.
 
-Example:
+Examples:
   scripts/submit-flink.sh batch --endpoint=flink-jobserver:8099 --lake=s3://my-bucket/lake \
     --from=2026-11-20 --to=2026-11-20 --store=postgres://beamline@db/views --deadletter=s3://my-bucket/dead
+  scripts/submit-flink.sh streaming --endpoint=flink-jobserver:8099 \
+    --source='kafka://kafka-1:9092,kafka-2:9092/clickstream?group=beamline-speed' \
+    --archive=s3://my-bucket/lake --store=postgres://beamline@db/views --deadletter=s3://my-bucket/dead
 USAGE
 }
 
@@ -117,7 +125,7 @@ if [[ -z "$job_name" ]]; then
 fi
 hint=$(gpu_hint "$stage" "$gpu" "$gpu_count")
 [[ "$job" == batch || -n "$output_topic" || ! "$stage" =~ ^(ingest|score)$ ]] ||
-  usage_error "--output_topic (BEAMLINE_OUTPUT_TOPIC) is required for --stage=$stage: the topic it publishes its events to (pubsub://projects/P/topics/T)"
+  usage_error "--output_topic (BEAMLINE_OUTPUT_TOPIC) is required for --stage=$stage: the topic it publishes its events to (kafka://HOST:PORT/TOPIC or pubsub://projects/P/topics/T)"
 
 if [[ -z "$binary" ]]; then
   tmp=$(mktemp -d)

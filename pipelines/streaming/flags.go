@@ -25,7 +25,7 @@ var (
 	refreshFlag   = flag.Duration("reference_refresh", 5*time.Minute, "How often the reference CSV is read again; 0 reads it once.")
 	runForFlag    = flag.Duration("run_for", 0, "Cancel the job cleanly after this long (open windows are not flushed); 0 runs until cancelled.")
 	stageFlag     = flag.String("stage", StageAll, "Which stage to run: 'all' (every step in one job), or one of the jobs the streaming job splits into: 'ingest' (read, archive, parse, filter, dedupe, enrich; publish to --output_topic), 'score' (score a subscription of the ingest topic; publish to --output_topic), 'aggregate' (views from a subscription of the score topic).")
-	outTopicFlag  = flag.String("output_topic", "", "The topic the ingest and score stages publish their events to: pubsub://projects/P/topics/T (required for them, not used by all and aggregate).")
+	outTopicFlag  = flag.String("output_topic", "", "The topic the ingest and score stages publish their events to: kafka://HOST:PORT/TOPIC or pubsub://projects/P/topics/T (required for them, not used by all and aggregate).")
 	countriesFlag = flag.String("countries", "", "Comma-separated monitored countries; empty monitors all.")
 	botsFlag      = flag.String("bot_patterns", strings.Join(filter.DefaultBotPatterns, ","), "Comma-separated user-agent substrings that mark bots (case-insensitive); empty disables.")
 	blockedFlag   = flag.String("blocked_users", "", "Comma-separated user IDs whose events are filtered.")

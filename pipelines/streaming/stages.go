@@ -79,7 +79,7 @@ func (c Config) validateStage() []error {
 			errs = append(errs, fmt.Errorf("%s is not used by --stage=%s: %s; drop it", s.flag, stage, why))
 		}
 	}
-	out := setting{"--output_topic", c.OutputTopic != "", "the topic it publishes its events to, pubsub://projects/P/topics/T"}
+	out := setting{"--output_topic", c.OutputTopic != "", "the topic it publishes its events to, kafka://HOST:PORT/TOPIC or pubsub://projects/P/topics/T"}
 	store := setting{"--store", c.Store != "", "the view store, e.g. sqlite:///tmp/views.db"}
 	arch := setting{"--archive", c.Archive != "", "the raw archive: a directory, gs:// or s3:// path"}
 	model := setting{"--model", c.Model != "", "the ML model URL, e.g. logreg://testdata/model/spam.json"}
