@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +152,29 @@ func TestKafkaStagesMatchReference(t *testing.T) {
 	checkDeadLetters(t, st.DeadLetter, records)
 	if got, garbage := len(deadLetters(t, st.DeadLetter)), sumOf(want.Counts.DeadLettered); int64(got) != garbage {
 		t.Errorf("the stages wrote %d dead letters, want one per garbage record (%d)", got, garbage)
+	}
+}
+
+// TestKafkaBadSource: a Kafka URL the driver cannot use is refused when the flags are checked,
+// saying what to fix; a cluster that cannot be reached fails the job at once, naming the topic
+// and the brokers.
+func TestKafkaBadSource(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"kafka://localhost:9092/events", "has no group: add ?group=G"},
+		{"kafka://localhost:9092/events?group=g&partitions=3", `partitions="3": unknown parameter`},
+		{"kafka://localhost/events?group=g", `broker "localhost" in`},
+		{"kafka://localhost:9092/?group=g", "names no valid topic"},
+	} {
+		cfg := testConfig(t, tc.url)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--source=%s: Validate = %v, want an error saying %q", tc.url, err, tc.want)
+		}
+	}
+	cfg := testConfig(t, "kafka://127.0.0.1:1/events?group=g")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := Run(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "kafka topic events (brokers 127.0.0.1:1): cannot reach the cluster") {
+		t.Errorf("Run with an unreachable broker = %v, want an error naming the topic and brokers", err)
 	}
 }
