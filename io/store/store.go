@@ -7,6 +7,11 @@
 //	import _ "github.com/beamline/beamline/io/store/sqlitestore"
 //	st, err := store.Open(ctx, "sqlite:///tmp/views.db")
 //
+// Store is the portable type, as database/sql's DB is over database/sql/driver: it checks every
+// argument (contexts, run IDs, days, rows, layers), refuses writes to a store opened read-only
+// and wraps errors as "NAME store: OPERATION: cause", once for every driver; a Driver does only
+// the backend's work. Every driver passes the conformance suite in package storetest.
+//
 // # Layers and runs
 //
 // Speed rows are upserts keyed by view, key and window start: writing a row again replaces it, so
@@ -31,8 +36,12 @@ import (
 	"github.com/beamline/beamline/io/views"
 )
 
-// Store is a view store. Implementations are safe for concurrent use.
-type Store interface {
+// Driver is what a view store backend implements (package sqlitestore, postgresstore,
+// bigquerystore); callers use Store, which checks every argument, refuses writes to a read-only
+// store and wraps the driver's errors before and after calling it. A driver is called only with
+// a live context, rows that pass views.Row.Validate, a non-empty run ID, days at midnight UTC,
+// a known layer; it must be safe for concurrent use. The method docs say what it must do.
+type Driver interface {
 	// WriteBatch writes rows of the unpublished batch run run. Writing the same
 	// (run, view, key, window start) again replaces the row.
 	WriteBatch(ctx context.Context, run string, rows []views.Row) error
@@ -57,8 +66,8 @@ type Store interface {
 	SpeedWatermark(ctx context.Context) (time.Time, error)
 	// RecordRun writes the history of a batch run, replacing what was recorded for its ID.
 	RecordRun(ctx context.Context, r RunInfo) error
-	// Runs returns the recorded batch runs, the newest first (by run ID). A published run that
-	// serves none of its days any more is reported as RunReplaced (see MarkReplaced).
+	// Runs returns the recorded batch runs, with the statuses recorded, in any order (Store.Runs
+	// sorts them and reports the published runs that serve no day any more as replaced).
 	Runs(ctx context.Context) ([]RunInfo, error)
 	// Retain deletes what no query needs any more (see Retention) and reclaims the space where
 	// the store can. Every answer of Query is the same before and after, for batch rows; speed
@@ -101,9 +110,9 @@ const (
 	RunFailed    = "failed"
 )
 
-// MarkReplaced sets the status of each published run of runs that serves none of its days in
-// pubs to RunReplaced, and sorts runs newest first. Drivers call it from Runs.
-func MarkReplaced(runs []RunInfo, pubs []Publication) []RunInfo {
+// markReplaced sets the status of each published run of runs that serves none of its days in
+// pubs to RunReplaced, and sorts runs newest first.
+func markReplaced(runs []RunInfo, pubs []Publication) []RunInfo {
 	serving := map[string]bool{}
 	for _, p := range pubs {
 		serving[p.Run] = true
@@ -167,38 +176,47 @@ type Options struct {
 // database or dataset): reading it would serve empty answers.
 var ErrNotExist = errors.New("no view store there")
 
-// Opener opens a store for a parsed URL.
-type Opener func(ctx context.Context, u *url.URL, opts Options) (Store, error)
+// Opener opens a driver for a parsed URL.
+type Opener func(ctx context.Context, u *url.URL, opts Options) (Driver, error)
 
-var openers = registry.New[Opener]("open store", ErrUnknownScheme)
+// registration is a registered driver: its name (in errors, "NAME store: ...") and opener.
+type registration struct {
+	name string
+	open Opener
+}
 
-// Register makes a driver available under scheme. It panics if scheme is registered twice.
-func Register(scheme string, open Opener) { openers.Register(scheme, open) }
+var openers = registry.New[registration]("open store", ErrUnknownScheme)
+
+// Register makes a driver named name (in errors) available under scheme. It panics if scheme is
+// registered twice.
+func Register(scheme, name string, open Opener) {
+	openers.Register(scheme, registration{name: name, open: open})
+}
 
 // Schemes returns the registered schemes, sorted.
 func Schemes() []string { return openers.Schemes() }
 
 // Open opens the store at rawURL with the driver registered for its scheme, creating it if
 // needed. Its errors show the URL without its password.
-func Open(ctx context.Context, rawURL string) (Store, error) {
+func Open(ctx context.Context, rawURL string) (*Store, error) {
 	return open(ctx, rawURL, Options{})
 }
 
 // OpenReadOnly opens the existing store at rawURL for reading (see Options.ReadOnly).
-func OpenReadOnly(ctx context.Context, rawURL string) (Store, error) {
+func OpenReadOnly(ctx context.Context, rawURL string) (*Store, error) {
 	return open(ctx, rawURL, Options{ReadOnly: true})
 }
 
-func open(ctx context.Context, rawURL string, opts Options) (Store, error) {
-	opener, u, err := openers.Lookup(rawURL)
+func open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	reg, u, err := openers.Lookup(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	st, err := opener(ctx, u, opts)
+	d, err := reg.open(ctx, u, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open store %q: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("%s store: open %s: %w", reg.name, u.Redacted(), err)
 	}
-	return st, nil
+	return New(reg.name, d, opts), nil
 }
 
 // NewRunID returns a new, unique batch run ID that sorts by start time.

@@ -145,7 +145,7 @@ func (c Config) listFiles(ctx context.Context) ([]string, error) {
 // unprocessedPayloads). Measured once in a loaded test run: 1,418 of 3,553 records were
 // unaccounted for, and the same backfill balanced on the next run. A second imbalance is an
 // error: the run is never published on counts that do not balance.
-func (c Config) compute(ctx context.Context, st store.Store, prefixes []enrich.Prefix, files []string) (Report, error) {
+func (c Config) compute(ctx context.Context, st *store.Store, prefixes []enrich.Prefix, files []string) (Report, error) {
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
 		run := store.NewRunID(started)
@@ -186,7 +186,7 @@ func (c Config) compute(ctx context.Context, st store.Store, prefixes []enrich.P
 // publish checks rep's quality and publishes its run, then applies retention. It returns the
 // run's status: published, or rejected (a quality check failed, or a run that started later
 // serves its days) with the reason as the error, or failed.
-func (c Config) publish(ctx context.Context, st store.Store, rep *Report) (string, error) {
+func (c Config) publish(ctx context.Context, st *store.Store, rep *Report) (string, error) {
 	run := rep.Run
 	var err error
 	if rep.Quality, err = c.checkQuality(ctx, st, *rep); err != nil {
@@ -211,7 +211,7 @@ func (c Config) publish(ctx context.Context, st store.Store, rep *Report) (strin
 
 // record writes the run's history to the store (store.RunInfo): its days, status, times and
 // report, with the error that ended it. A failure to record is logged, never fatal.
-func (c Config) record(ctx context.Context, st store.Store, rep Report, status string, cause error) {
+func (c Config) record(ctx context.Context, st *store.Store, rep Report, status string, cause error) {
 	info := store.RunInfo{Run: rep.Run, Days: c.days(), Status: status, Started: rep.Started}
 	if status != store.RunRunning {
 		info.Ended = time.Now()

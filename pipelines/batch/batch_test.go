@@ -90,7 +90,7 @@ func flagged(t *testing.T, cfg Config) func(text, userAgent, url string) bool {
 }
 
 // openStore opens the store at url, closed when t ends.
-func openStore(t *testing.T, url string) store.Store {
+func openStore(t *testing.T, url string) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), url)
 	if err != nil {

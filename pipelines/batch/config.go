@@ -183,7 +183,7 @@ func orDefault[T time.Duration | float64](v, def T) T {
 
 // checkClosed fails unless every day of the run has closed: its end plus the allowed lateness
 // has passed by the clock and, when the store records one, by the speed layer's watermark.
-func (c Config) checkClosed(ctx context.Context, st store.Store) error {
+func (c Config) checkClosed(ctx context.Context, st *store.Store) error {
 	if c.AllowOpenDay {
 		return nil
 	}

@@ -37,7 +37,7 @@ type Quality struct {
 }
 
 // checkQuality computes the quality report of rep and checks it against cfg's gates.
-func (c Config) checkQuality(ctx context.Context, st store.Store, rep Report) (Quality, error) {
+func (c Config) checkQuality(ctx context.Context, st *store.Store, rep Report) (Quality, error) {
 	q := Quality{Volume: rep.Processed / int64(len(c.days()))}
 	if rep.Read > 0 {
 		q.DeadLetterRate = float64(sum(rep.DeadLettered)) / float64(rep.Read)
@@ -68,7 +68,7 @@ func (c Config) checkQuality(ctx context.Context, st store.Store, rep Report) (Q
 
 // trailingVolumes returns the events (country_activity) of each published day among the seven
 // before the run's first day.
-func (c Config) trailingVolumes(ctx context.Context, st store.Store) ([]int64, error) {
+func (c Config) trailingVolumes(ctx context.Context, st *store.Store) ([]int64, error) {
 	pubs, err := st.Publications(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("backfill: quality: read publications: %w", err)

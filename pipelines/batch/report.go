@@ -83,7 +83,7 @@ func report(res beam.PipelineResult) Report {
 }
 
 // summarize reads the published rows of the backfilled days back from the store.
-func summarize(ctx context.Context, st store.Store, cfg Config) (map[string]ViewSummary, error) {
+func summarize(ctx context.Context, st *store.Store, cfg Config) (map[string]ViewSummary, error) {
 	out := map[string]ViewSummary{}
 	for _, spec := range views.All() {
 		rows, err := st.Query(ctx, store.Query{View: spec.Name, Layer: views.Batch, From: cfg.From, To: cfg.To.AddDate(0, 0, 1)})

@@ -80,7 +80,7 @@ func planRun(ctx context.Context, cfg Config) (Plan, error) {
 }
 
 // prepare reads the speed watermark and lists the archive's tail for a warm restart.
-func prepare(ctx context.Context, cfg Config, st store.Store) (Plan, error) {
+func prepare(ctx context.Context, cfg Config, st *store.Store) (Plan, error) {
 	wm, err := st.SpeedWatermark(ctx)
 	if err != nil {
 		return Plan{}, err

@@ -18,7 +18,7 @@ import (
 func watermarkGauges(ctx context.Context, storeURL string) []livemetrics.Gauge {
 	var (
 		mu sync.Mutex
-		st store.Store
+		st *store.Store
 	)
 	read := func(pctx context.Context) (time.Time, bool) {
 		mu.Lock()

@@ -206,7 +206,7 @@ func run(bin, out, reference, src string, partitions int32, rate int, d, poll, w
 // watcher polls the store for changes of speed rows.
 type watcher struct {
 	url     string
-	st      store.Store
+	st      *store.Store
 	last    map[string]string    // row -> its metrics, as last seen
 	changed map[string]time.Time // row -> when it last changed
 	ends    map[string]time.Time // row -> its window end

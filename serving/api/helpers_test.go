@@ -20,7 +20,7 @@ import (
 var day0 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 
 // openStore opens a fresh sqlite store in a temporary directory, closed at the end of the test.
-func openStore(t testing.TB) store.Store {
+func openStore(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "views.db"))
 	if err != nil {
@@ -31,7 +31,7 @@ func openStore(t testing.TB) store.Store {
 }
 
 // newTestServer returns a server over st that sees every Publish at once. opts may be nil.
-func newTestServer(t testing.TB, st store.Store, opts *Options) *Server {
+func newTestServer(t testing.TB, st *store.Store, opts *Options) *Server {
 	t.Helper()
 	o := Options{StateRefresh: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if opts != nil {
@@ -85,21 +85,21 @@ func pv(views_, visitors int64) map[string]int64 {
 	return map[string]int64{views.MetricViews: views_, views.MetricVisitors: visitors}
 }
 
-func writeBatch(t testing.TB, st store.Store, run string, rows ...views.Row) {
+func writeBatch(t testing.TB, st *store.Store, run string, rows ...views.Row) {
 	t.Helper()
 	if err := st.WriteBatch(context.Background(), run, rows); err != nil {
 		t.Fatalf("write batch %s: %v", run, err)
 	}
 }
 
-func publish(t testing.TB, st store.Store, run string, days ...time.Time) {
+func publish(t testing.TB, st *store.Store, run string, days ...time.Time) {
 	t.Helper()
 	if err := st.Publish(context.Background(), run, days); err != nil {
 		t.Fatalf("publish %s: %v", run, err)
 	}
 }
 
-func upsertSpeed(t testing.TB, st store.Store, rows ...views.Row) {
+func upsertSpeed(t testing.TB, st *store.Store, rows ...views.Row) {
 	t.Helper()
 	if err := st.UpsertSpeed(context.Background(), rows); err != nil {
 		t.Fatalf("upsert speed: %v", err)

@@ -120,7 +120,7 @@ func randomEvents(rng *rand.Rand) []reference.Record {
 
 // fillLayers writes truth into st as the layers would, with the cutoff cutDays days after day0,
 // plus decoys that the merge rule must never serve.
-func fillLayers(t *testing.T, rng *rand.Rand, st store.Store, truth []views.Row, cutDays int) {
+func fillLayers(t *testing.T, rng *rand.Rand, st *store.Store, truth []views.Row, cutDays int) {
 	t.Helper()
 	cutoff := day0.AddDate(0, 0, cutDays)
 	dayOf := func(r views.Row) int { return int(views.Day(r.WindowStart).Sub(day0) / day) }

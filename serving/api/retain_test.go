@@ -34,7 +34,7 @@ func TestRetentionKeepsAnswers(t *testing.T) {
 	for d := range days {
 		day := day0.AddDate(0, 0, d)
 		now := day.Add(24*time.Hour + 3*time.Hour) // the nightly run, early the next day
-		for _, st := range []store.Store{retained, kept} {
+		for _, st := range []*store.Store{retained, kept} {
 			upsertSpeed(t, st, rowsOf(day)...)
 			if d%5 == 4 {
 				writeBatch(t, st, store.NewRunID(now.Add(-time.Hour)), rowsOf(day)[:10]...) // a failed run

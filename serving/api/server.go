@@ -74,7 +74,7 @@ const (
 // Server answers the serving API from a view store. It is an http.Handler and is safe for
 // concurrent use.
 type Server struct {
-	st      store.Store
+	st      *store.Store
 	opts    Options
 	log     *slog.Logger
 	now     func() time.Time
@@ -89,7 +89,7 @@ type Server struct {
 }
 
 // New returns a Server that reads st. A nil opts means all defaults.
-func New(st store.Store, opts *Options) *Server {
+func New(st *store.Store, opts *Options) *Server {
 	o := withDefaults(opts)
 	s := &Server{st: st, opts: o, log: o.Logger, now: o.Now, mux: http.NewServeMux()}
 	s.token = sha256.Sum256([]byte(o.AuthToken))

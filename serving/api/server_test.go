@@ -366,9 +366,9 @@ func TestCacheFollowsTheStore(t *testing.T) {
 	}
 }
 
-// faultyStore is the real store with Query replaced.
+// faultyStore is the real store's driver with Query replaced.
 type faultyStore struct {
-	store.Store
+	store.Driver
 	query func(ctx context.Context, q store.Query) ([]views.Row, error)
 }
 
@@ -376,13 +376,18 @@ func (f faultyStore) Query(ctx context.Context, q store.Query) ([]views.Row, err
 	return f.query(ctx, q)
 }
 
+// faulty returns the store of t's openStore with Query replaced by query.
+func faulty(t *testing.T, query func(ctx context.Context, q store.Query) ([]views.Row, error)) *store.Store {
+	return store.New("faulty", faultyStore{openStore(t).Driver(), query}, store.Options{})
+}
+
 func TestStoreFailures(t *testing.T) {
 	target := "/v1/views/page_views?key=u&from=" + rfc(day0) + "&to=" + rfc(day0.Add(time.Hour))
 	t.Run("timeout", func(t *testing.T) {
-		slow := faultyStore{openStore(t), func(ctx context.Context, _ store.Query) ([]views.Row, error) {
+		slow := faulty(t, func(ctx context.Context, _ store.Query) ([]views.Row, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
-		}}
+		})
 		srv := newTestServer(t, slow, &Options{StateRefresh: -1, StoreTimeout: 20 * time.Millisecond})
 		code, body := do(t, srv, target)
 		if code != http.StatusGatewayTimeout || !strings.Contains(body["error"].(string), "20ms") {
@@ -390,9 +395,9 @@ func TestStoreFailures(t *testing.T) {
 		}
 	})
 	t.Run("error", func(t *testing.T) {
-		broken := faultyStore{openStore(t), func(context.Context, store.Query) ([]views.Row, error) {
+		broken := faulty(t, func(context.Context, store.Query) ([]views.Row, error) {
 			return nil, errors.New("disk on fire")
-		}}
+		})
 		srv := newTestServer(t, broken, nil)
 		code, body := do(t, srv, target)
 		if code != http.StatusBadGateway || strings.Contains(body["error"].(string), "fire") {

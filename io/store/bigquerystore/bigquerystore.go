@@ -40,7 +40,6 @@ package bigquerystore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -60,32 +59,32 @@ const Scheme = "bigquery"
 const EmulatorHostEnv = "BIGQUERY_EMULATOR_HOST"
 
 func init() {
-	store.Register(Scheme, openURL)
+	store.Register(Scheme, "bigquery", openURL)
 }
 
-// Store is a view store in a BigQuery dataset. It is safe for concurrent use.
+// Store is a view store in a BigQuery dataset, the driver under store.Store. It is safe for
+// concurrent use.
 type Store struct {
-	client   *bigquery.Client
-	dataset  *bigquery.Dataset
-	readOnly bool
+	client  *bigquery.Client
+	dataset *bigquery.Dataset
 }
 
-var _ store.Store = (*Store)(nil)
+var _ store.Driver = (*Store)(nil)
 
 var (
 	projectRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	datasetRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 )
 
-func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Store, error) {
+func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Driver, error) {
 	project, dataset, err := parse(u)
 	if err != nil {
-		return nil, wrap("open", err)
+		return nil, err
 	}
 	if opts.ReadOnly {
-		return OpenReadOnly(ctx, project, dataset)
+		return openReadOnly(ctx, project, dataset)
 	}
-	return Open(ctx, project, dataset)
+	return open(ctx, project, dataset)
 }
 
 // parse returns the project and dataset of bigquery://project/dataset.
@@ -103,32 +102,32 @@ func parse(u *url.URL) (project, dataset string, err error) {
 	return project, dataset, nil
 }
 
-// Open opens the store in dataset of project, creating the dataset and tables if missing.
-func Open(ctx context.Context, project, dataset string) (*Store, error) {
+// open opens the store in dataset of project, creating the dataset and tables if missing.
+func open(ctx context.Context, project, dataset string) (*Store, error) {
 	client, err := bigquery.NewClient(ctx, project, clientOptions()...)
 	if err != nil {
-		return nil, wrap("open "+project+"."+dataset, err)
+		return nil, err
 	}
 	s := &Store{client: client, dataset: client.Dataset(dataset)}
 	if err := s.createTables(ctx); err != nil {
 		client.Close()
-		return nil, wrap("create tables in "+project+"."+dataset, err)
+		return nil, fmt.Errorf("create tables: %w", err)
 	}
 	return s, nil
 }
 
-// OpenReadOnly opens the existing store in dataset of project for reading: it creates nothing,
-// and fails with store.ErrNotExist when the dataset has no publications table; every write
-// fails (give the serving API's credentials read access only as well).
-func OpenReadOnly(ctx context.Context, project, dataset string) (*Store, error) {
+// openReadOnly opens the existing store in dataset of project for reading: it creates nothing,
+// and fails with store.ErrNotExist when the dataset has no publications table (store.Store
+// refuses every write; give the serving API's credentials read access only as well).
+func openReadOnly(ctx context.Context, project, dataset string) (*Store, error) {
 	client, err := bigquery.NewClient(ctx, project, clientOptions()...)
 	if err != nil {
-		return nil, wrap("open "+project+"."+dataset, err)
+		return nil, err
 	}
-	s := &Store{client: client, dataset: client.Dataset(dataset), readOnly: true}
+	s := &Store{client: client, dataset: client.Dataset(dataset)}
 	if _, err := s.dataset.Table(pubTable).Metadata(ctx); err != nil {
 		client.Close()
-		return nil, wrap("open "+project+"."+dataset, fmt.Errorf("%w: no publications table (%w)", store.ErrNotExist, err))
+		return nil, fmt.Errorf("%w: no publications table (%w)", store.ErrNotExist, err)
 	}
 	return s, nil
 }
@@ -147,19 +146,5 @@ func clientOptions() []option.ClientOption {
 
 // Close closes the client.
 func (s *Store) Close() error {
-	return wrap("close", s.client.Close())
-}
-
-// errReadOnly is returned for a write to a store opened read-only.
-var errReadOnly = errors.New("the store is open read-only")
-
-// errEmptyRun is returned for a batch write or publication without a run ID.
-var errEmptyRun = errors.New("empty run ID")
-
-// wrap returns err as "bigquery store: op: err", or nil if err is nil.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("bigquery store: %s: %w", op, err)
+	return s.client.Close()
 }

@@ -19,7 +19,7 @@ var datasets atomic.Int64
 // subtest. Without the emulator it skips, or fails in CI (see package bqtest).
 func TestConformance(t *testing.T) {
 	t.Setenv(bigquerystore.EmulatorHostEnv, bqtest.Start(t, project))
-	storetest.RunConformanceTests(t, func(t *testing.T) store.Store {
+	storetest.RunConformanceTests(t, func(t *testing.T) *store.Store {
 		url := fmt.Sprintf("bigquery://%s/views_%d", project, datasets.Add(1))
 		st, err := store.Open(t.Context(), url)
 		if err != nil {

@@ -36,9 +36,6 @@ const (
 // never changed or deleted, and a run's rows are all written before it is published, so the
 // second read returns exactly what those runs held when the first one ran: one snapshot.
 func (s *Store) Query(ctx context.Context, q store.Query) ([]views.Row, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, wrap("query", err)
-	}
 	var (
 		rows []versioned
 		err  error
@@ -52,7 +49,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]views.Row, error) {
 		err = fmt.Errorf("unknown layer %q", q.Layer)
 	}
 	if err != nil {
-		return nil, wrap("query", err)
+		return nil, err
 	}
 	return newest(rows, q.Layer), nil
 }
@@ -218,21 +215,15 @@ func (s *Store) served(ctx context.Context) ([]store.Publication, error) {
 
 // Publications returns the published days and their runs, ordered by day.
 func (s *Store) Publications(ctx context.Context) ([]store.Publication, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, wrap("publications", err)
-	}
 	out, err := s.served(ctx)
 	if err != nil || len(out) == 0 {
-		return nil, wrap("publications", err)
+		return nil, err
 	}
 	return out, nil
 }
 
 // SpeedWatermark returns the last recorded speed watermark (UTC), or the zero time if none.
 func (s *Store) SpeedWatermark(ctx context.Context) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, wrap("speed watermark", err)
-	}
 	var w time.Time
 	err := s.read(ctx, selectMeta, []bigquery.QueryParameter{{Name: "name", Value: speedWatermark}}, func(it *bigquery.RowIterator) error {
 		var r struct {
@@ -244,5 +235,5 @@ func (s *Store) SpeedWatermark(ctx context.Context) (time.Time, error) {
 		w = r.Value.UTC()
 		return nil
 	})
-	return w, wrap("speed watermark", err)
+	return w, err
 }

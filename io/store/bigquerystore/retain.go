@@ -25,9 +25,6 @@ const (
 // streaming buffer (about the last half hour of inserts): keep the retention margins above that.
 // Partition expiry on the tables is the cheaper way to age everything out in production.
 func (s *Store) Retain(ctx context.Context, r store.Retention) (store.Swept, error) {
-	if s.readOnly {
-		return store.Swept{}, wrap("retain", errReadOnly)
-	}
 	var sw store.Swept
 	if !r.SpeedBefore.IsZero() {
 		before := []bigquery.QueryParameter{{Name: "before", Value: r.SpeedBefore.UTC()}}
@@ -39,10 +36,10 @@ func (s *Store) Retain(ctx context.Context, r store.Retention) (store.Swept, err
 			sw.SpeedRows = row[0].(int64)
 			return nil
 		}); err != nil {
-			return sw, wrap("retain: count speed rows", err)
+			return sw, err
 		}
 		if err := s.exec(ctx, deleteSpeed, before); err != nil {
-			return sw, wrap("retain: delete speed rows", err)
+			return sw, err
 		}
 	}
 	if r.UnpublishedBefore.IsZero() {
@@ -58,7 +55,7 @@ func (s *Store) Retain(ctx context.Context, r store.Retention) (store.Swept, err
 func (s *Store) sweepRuns(ctx context.Context, r store.Retention) (int64, error) {
 	pubs, err := s.served(ctx)
 	if err != nil {
-		return 0, wrap("retain: publications", err)
+		return 0, err
 	}
 	serving := map[string]bool{}
 	for _, p := range pubs {
@@ -76,7 +73,7 @@ func (s *Store) sweepRuns(ctx context.Context, r store.Retention) (int64, error)
 		counts[row.Run] = row.N
 		return nil
 	}); err != nil {
-		return 0, wrap("retain: list runs", err)
+		return 0, err
 	}
 	var swept int64
 	for run, n := range counts {
@@ -84,7 +81,7 @@ func (s *Store) sweepRuns(ctx context.Context, r store.Retention) (int64, error)
 			continue
 		}
 		if err := s.exec(ctx, deleteRun, []bigquery.QueryParameter{{Name: "run", Value: run}}); err != nil {
-			return swept, wrap("retain: delete run "+run, err)
+			return swept, fmt.Errorf("delete run %s: %w", run, err)
 		}
 		swept += n
 	}

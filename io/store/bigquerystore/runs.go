@@ -16,16 +16,13 @@ const selectRunRows = `SELECT run, days, status, started_us, ended_us, report, v
 
 // RecordRun appends a version of the history of a batch run; readers keep the newest.
 func (s *Store) RecordRun(ctx context.Context, r store.RunInfo) error {
-	if r.Run == "" {
-		return wrap("record run", errEmptyRun)
-	}
 	days, err := json.Marshal(r.Days)
 	if err != nil {
-		return wrap("record run", err)
+		return err
 	}
 	row := &runRow{Run: r.Run, Days: string(days), Status: r.Status, Report: r.Report, Version: versions(1),
 		Started: micros(r.Started), Ended: micros(r.Ended)}
-	return wrap("record run", insert(ctx, s, runsTable, []*runRow{row}))
+	return insert(ctx, s, runsTable, []*runRow{row})
 }
 
 // Runs returns the recorded batch runs, the newest first (see store.Store): the newest version
@@ -46,24 +43,20 @@ func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, wrap("runs", err)
+		return nil, err
 	}
 	out := make([]store.RunInfo, 0, len(newest))
 	for _, r := range newest {
 		info := store.RunInfo{Run: r.Run, Status: r.Status, Report: r.Report, Started: fromMicros(r.Started), Ended: fromMicros(r.Ended)}
 		if err := json.Unmarshal([]byte(r.Days), &info.Days); err != nil {
-			return nil, wrap("runs", fmt.Errorf("bad days of run %s: %w", r.Run, err))
+			return nil, fmt.Errorf("bad days of run %s: %w", r.Run, err)
 		}
 		for i := range info.Days {
 			info.Days[i] = info.Days[i].UTC()
 		}
 		out = append(out, info)
 	}
-	pubs, err := s.served(ctx)
-	if err != nil {
-		return nil, wrap("runs", err)
-	}
-	return store.MarkReplaced(out, pubs), nil
+	return out, nil
 }
 
 // micros is t in Unix microseconds, 0 for the zero time.

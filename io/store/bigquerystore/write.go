@@ -29,66 +29,40 @@ func versions(n int) int64 {
 	}
 }
 
-// WriteBatch appends rows of the unpublished batch run run. Writing the same (run, view, key,
-// window start) again, also later in the same call, replaces the row when read. Rows must pass
-// views.Row.Validate; their Layer field is ignored.
+// WriteBatch appends rows of the unpublished batch run run; a later version of a row replaces
+// an earlier one when read (see store.Driver).
 func (s *Store) WriteBatch(ctx context.Context, run string, rows []views.Row) error {
-	if run == "" {
-		return wrap("write batch", errEmptyRun)
-	}
-	if err := checkRows(ctx, rows); err != nil {
-		return wrap("write batch", err)
-	}
 	out := make([]*batchRow, len(rows))
 	v := versions(len(rows))
 	for i, r := range rows {
 		m, err := views.EncodeMetrics(r.Metrics)
 		if err != nil {
-			return wrap("write batch", fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err))
+			return fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err)
 		}
 		out[i] = &batchRow{Run: run, View: r.View, Key: r.Key, WindowStart: r.WindowStart.UTC(), WindowEnd: r.WindowEnd.UTC(),
 			Day: views.Day(r.WindowStart), Metrics: string(m), Version: v + int64(i)}
 	}
-	return wrap("write batch", insert(ctx, s, batchTable, out))
+	return insert(ctx, s, batchTable, out)
 }
 
-// UpsertSpeed appends speed-layer rows; a row replaces, when read, one with the same view, key
-// and window start written before it or earlier in the same call. Rows must pass
-// views.Row.Validate; their Layer field is ignored.
+// UpsertSpeed appends speed-layer rows; the heaviest version of a row wins when read (see
+// store.Driver).
 func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
-	if err := checkRows(ctx, rows); err != nil {
-		return wrap("upsert speed", err)
-	}
 	out := make([]*speedRow, len(rows))
 	v := versions(len(rows))
 	for i, r := range rows {
 		m, err := views.EncodeMetrics(r.Metrics)
 		if err != nil {
-			return wrap("upsert speed", fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err))
+			return fmt.Errorf("encode metrics of %s/%s: %w", r.View, r.Key, err)
 		}
 		out[i] = &speedRow{View: r.View, Key: r.Key, WindowStart: r.WindowStart.UTC(), WindowEnd: r.WindowEnd.UTC(),
 			Metrics: string(m), Version: v + int64(i)}
 	}
-	return wrap("upsert speed", insert(ctx, s, speedTable, out))
-}
-
-func checkRows(ctx context.Context, rows []views.Row) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for i, r := range rows {
-		if err := r.Validate(); err != nil {
-			return fmt.Errorf("rows[%d]: %w", i, err)
-		}
-	}
-	return nil
+	return insert(ctx, s, speedTable, out)
 }
 
 // insert streams rows into table, insertChunk at a time.
 func insert[T any](ctx context.Context, s *Store, table string, rows []T) error {
-	if s.readOnly {
-		return errReadOnly
-	}
 	ins := s.dataset.Table(table).Inserter()
 	for len(rows) > 0 {
 		n := min(len(rows), insertChunk)
@@ -103,16 +77,10 @@ func insert[T any](ctx context.Context, s *Store, table string, rows []T) error 
 // Publish makes run the batch run that serves each of days, atomically: it appends one
 // publication row that lists them all. Each day must be a midnight UTC.
 func (s *Store) Publish(ctx context.Context, run string, days []time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return wrap("publish", err)
-	}
-	if run == "" {
-		return wrap("publish", errEmptyRun)
-	}
 	utc := make([]time.Time, len(days))
 	for i, d := range days {
 		if !d.Equal(views.Day(d)) {
-			return wrap("publish", fmt.Errorf("day %s is not a midnight UTC", d.Format(time.RFC3339Nano)))
+			return fmt.Errorf("day %s is not a midnight UTC", d.Format(time.RFC3339Nano))
 		}
 		utc[i] = d.UTC()
 	}
@@ -122,13 +90,13 @@ func (s *Store) Publish(ctx context.Context, run string, days []time.Time) error
 	// The log is append-only: check first (nothing is appended for a superseded run), and
 	// again after, since readers let the later-started run win a race between the two.
 	if err := s.checkServed(ctx, run, utc); err != nil {
-		return wrap("publish", err)
+		return err
 	}
 	row := &publicationRow{Run: run, Days: utc, PublishedAt: time.Now().UTC(), Version: versions(1)}
 	if err := insert(ctx, s, pubTable, []*publicationRow{row}); err != nil {
-		return wrap("publish", err)
+		return err
 	}
-	return wrap("publish", s.checkServed(ctx, run, utc))
+	return s.checkServed(ctx, run, utc)
 }
 
 // checkServed returns store.ErrSuperseded when a run that started after run serves one of
@@ -156,9 +124,6 @@ const speedWatermark = "speed_watermark"
 // SetSpeedWatermark records how far (in event time) the speed layer has processed, to the
 // microsecond.
 func (s *Store) SetSpeedWatermark(ctx context.Context, t time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return wrap("set speed watermark", err)
-	}
 	row := &metaRow{Name: speedWatermark, Value: t.UTC(), Version: versions(1)}
-	return wrap("set speed watermark", insert(ctx, s, metaTable, []*metaRow{row}))
+	return insert(ctx, s, metaTable, []*metaRow{row})
 }

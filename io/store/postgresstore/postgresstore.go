@@ -52,7 +52,7 @@ const connectTimeout = 10 * time.Second
 
 func init() {
 	for _, s := range Schemes {
-		store.Register(s, openURL)
+		store.Register(s, "postgres", openURL)
 	}
 }
 
@@ -61,45 +61,33 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
+var _ store.Driver = (*Store)(nil)
 
-// Open connects to the database at rawURL (a postgres:// or postgresql:// URL, with an optional
-// schema parameter) and creates the store's schema if missing.
-func Open(ctx context.Context, rawURL string) (*Store, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, wrap("open", errors.New("malformed url"))
-	}
-	return open(ctx, u, store.Options{})
-}
-
-func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Store, error) {
-	return open(ctx, u, opts)
-}
-
-func open(ctx context.Context, u *url.URL, opts store.Options) (*Store, error) {
+// openURL connects to the database at u (a postgres:// or postgresql:// URL, with an optional
+// schema parameter) and creates the store's schema if missing (unless read-only).
+func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Driver, error) {
 	cfg, schema, err := poolConfig(u)
 	if err != nil {
-		return nil, wrap("open "+u.Redacted(), err)
+		return nil, err
 	}
 	if opts.ReadOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, wrap("open "+u.Redacted(), err)
+		return nil, err
 	}
 	s := &Store{pool: pool}
 	if opts.ReadOnly {
 		if err := s.checkExists(ctx); err != nil {
 			pool.Close()
-			return nil, wrap("open "+u.Redacted(), err)
+			return nil, err
 		}
 		return s, nil
 	}
 	if err := s.createSchema(ctx, schema); err != nil {
 		pool.Close()
-		return nil, wrap("create schema in "+u.Redacted(), err)
+		return nil, fmt.Errorf("create schema: %w", err)
 	}
 	return s, nil
 }
@@ -144,12 +132,4 @@ func poolConfig(u *url.URL) (*pgxpool.Config, string, error) {
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
-}
-
-// wrap returns err as "postgres store: op: err", or nil if err is nil.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("postgres store: %s: %w", op, err)
 }

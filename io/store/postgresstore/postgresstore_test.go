@@ -2,7 +2,6 @@ package postgresstore_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/beamline/beamline/io/store"
@@ -32,39 +30,18 @@ var day1 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 
 func TestConformance(t *testing.T) {
 	srv := pgtest.Shared(t)
-	storetest.RunConformanceTests(t, func(t *testing.T) store.Store {
+	storetest.RunConformanceTests(t, func(t *testing.T) *store.Store {
 		return open(t, srv.FreshURL(t))
 	})
 }
 
-// open opens the store at rawURL; the caller closes it.
-func open(t *testing.T, rawURL string) store.Store {
-	t.Helper()
-	st, err := store.Open(t.Context(), rawURL)
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
-	}
-	return st
-}
-
-// openClosed opens the store at rawURL and closes it when t ends.
-func openClosed(t *testing.T, rawURL string) store.Store {
-	t.Helper()
-	st := open(t, rawURL)
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+var (
+	open       = storetest.Open
+	openClosed = storetest.OpenClosed
+)
 
 // pageViews returns n page_views rows of the minute starting at start, keys prefixed by prefix.
-func pageViews(prefix string, start time.Time, n int, pageviews int64) []views.Row {
-	rows := make([]views.Row, n)
-	for i := range rows {
-		rows[i] = views.Row{View: views.PageViews, Key: fmt.Sprintf("%s/%06d", prefix, i),
-			WindowStart: start, WindowEnd: start.Add(time.Minute),
-			Metrics: map[string]int64{views.MetricViews: pageviews, views.MetricVisitors: 1}}
-	}
-	return rows
-}
+var pageViews = storetest.PageViewRows
 
 func TestOpenURLSchemes(t *testing.T) {
 	base := pgtest.Shared(t).FreshURL(t)
@@ -72,8 +49,8 @@ func TestOpenURLSchemes(t *testing.T) {
 		u, _ := url.Parse(base)
 		u.Scheme = scheme
 		st := openClosed(t, u.String())
-		if _, ok := st.(*postgresstore.Store); !ok {
-			t.Errorf("store.Open(%s://...) = %T, want *postgresstore.Store", scheme, st)
+		if _, ok := st.Driver().(*postgresstore.Store); !ok {
+			t.Errorf("store.Open(%s://...) has driver %T, want *postgresstore.Store", scheme, st.Driver())
 		}
 	}
 }
@@ -145,26 +122,10 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
-// TestPublishCollectsGarbage checks that the rows of a replaced run are deleted for the days it
-// lost, while its other days and unpublished runs keep theirs.
+// TestPublishCollectsGarbage: the rows of a replaced run are deleted for the days it lost.
 func TestPublishCollectsGarbage(t *testing.T) {
 	rawURL := pgtest.Shared(t).FreshURL(t)
-	st := openClosed(t, rawURL)
-	ctx := t.Context()
-	day2 := day1.AddDate(0, 0, 1)
-	err := errors.Join(
-		st.WriteBatch(ctx, "run-a", append(pageViews("/p", day1, 10, 1), pageViews("/p", day2, 10, 1)...)),
-		st.WriteBatch(ctx, "run-b", pageViews("/p", day1, 10, 2)),
-		st.WriteBatch(ctx, "run-unpublished", pageViews("/p", day1, 10, 3)),
-		st.Publish(ctx, "run-a", []time.Time{day1, day2}),
-		st.Publish(ctx, "run-b", []time.Time{day1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{"run-a": 10, "run-b": 10, "run-unpublished": 10}
-	if diff := cmp.Diff(want, countByRun(t, rawURL)); diff != "" {
-		t.Errorf("batch rows by run after republishing (-want +got):\n%s", diff)
-	}
+	storetest.CheckPublishCollectsGarbage(t, openClosed(t, rawURL), func() map[string]int { return countByRun(t, rawURL) })
 }
 
 // countByRun counts the batch rows of each run in the schema of rawURL, with a plain connection.
@@ -185,34 +146,21 @@ func countByRun(t *testing.T, rawURL string) map[string]int {
 		t.Fatal(err)
 	}
 	out := map[string]int{}
-	for rows.Next() {
-		var run string
-		var n int
-		if err := rows.Scan(&run, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[run] = n
+	var run string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&run, &n}, func() error { out[run] = n; return nil }); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
 
 // BenchmarkWriteBatch measures WriteBatch calls of 10,000 rows, each into a fresh run.
 func BenchmarkWriteBatch(b *testing.B) {
-	const n = 10_000
 	st, err := store.Open(b.Context(), pgtest.Shared(b).FreshURL(b))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	rows := pageViews("/p", day1, n, 1)
-	run := 0
-	for b.Loop() {
-		run++
-		if err := st.WriteBatch(b.Context(), fmt.Sprintf("run-%d", run), rows); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	storetest.BenchmarkWriteBatch(b, st, 10_000)
 }
 
 func TestReadOnly(t *testing.T) {

@@ -24,66 +24,45 @@ const (
 	orderBy = ` ORDER BY b.window_start, b.key`
 )
 
-// Query returns the rows of one layer that match q, ordered by window start, then key (in byte
-// order). Batch rows come only from the run published for the day of their window start.
+// Query returns the rows of one layer that match q, keys in byte order (see store.Driver).
 func (s *Store) Query(ctx context.Context, q store.Query) ([]views.Row, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, wrap("query", err)
-	}
-	text, args, err := querySQL(q)
-	if err != nil {
-		return nil, wrap("query", err)
-	}
+	text, args := querySQL(q)
 	rows, err := s.pool.Query(ctx, text, args...)
 	if err != nil {
-		return nil, wrap("query", err)
+		return nil, err
 	}
-	out, err := scanRows(rows, q.Layer)
-	return out, wrap("query", err)
+	return scanRows(rows, q.Layer)
 }
 
 // querySQL returns the statement and parameters of q.
-func querySQL(q store.Query) (string, []any, error) {
-	var (
-		text string
-		args []any
-	)
-	switch q.Layer {
-	case views.Batch:
+func querySQL(q store.Query) (string, []any) {
+	text, args := selectSpeed, []any(nil)
+	if q.Layer == views.Batch {
 		text, args = selectBatch, []any{views.Day(q.From), q.To.UTC()}
-	case views.Speed:
-		text = selectSpeed
-	default:
-		return "", nil, fmt.Errorf("unknown layer %q", q.Layer)
 	}
 	args = append(args, q.View, q.From.UTC(), q.To.UTC())
 	if q.Key != "" {
 		args = append(args, q.Key)
 		text += fmt.Sprintf(" AND b.key = $%d", len(args))
 	}
-	return text + orderBy, args, nil
+	return text + orderBy, args
 }
 
+// scanRows reads the rows of layer.
 func scanRows(rows pgx.Rows, layer views.Layer) ([]views.Row, error) {
-	defer rows.Close()
-	var out []views.Row
-	for rows.Next() {
-		r, err := scanRow(rows)
-		if err != nil {
-			return nil, err
-		}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (views.Row, error) {
+		r, err := scanRow(row)
 		r.Layer = layer
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
-func scanRow(rows pgx.Rows) (views.Row, error) {
+func scanRow(row pgx.CollectableRow) (views.Row, error) {
 	var (
 		r       views.Row
 		metrics string
 	)
-	if err := rows.Scan(&r.View, &r.Key, &r.WindowStart, &r.WindowEnd, &metrics); err != nil {
+	if err := row.Scan(&r.View, &r.Key, &r.WindowStart, &r.WindowEnd, &metrics); err != nil {
 		return r, err
 	}
 	m, err := views.DecodeMetrics([]byte(metrics))
@@ -97,38 +76,27 @@ func scanRow(rows pgx.Rows) (views.Row, error) {
 
 // Publications returns the published days and their runs, ordered by day.
 func (s *Store) Publications(ctx context.Context) ([]store.Publication, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, wrap("publications", err)
-	}
 	rows, err := s.pool.Query(ctx, `SELECT day, run, published_at FROM publications ORDER BY day`)
 	if err != nil {
-		return nil, wrap("publications", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []store.Publication
-	for rows.Next() {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Publication, error) {
 		var p store.Publication
-		if err := rows.Scan(&p.Day, &p.Run, &p.PublishedAt); err != nil {
-			return nil, wrap("publications", err)
-		}
+		err := row.Scan(&p.Day, &p.Run, &p.PublishedAt)
 		p.Day, p.PublishedAt = p.Day.UTC(), p.PublishedAt.UTC()
-		out = append(out, p)
-	}
-	return out, wrap("publications", rows.Err())
+		return p, err
+	})
 }
 
 // SpeedWatermark returns the last recorded speed watermark (UTC), or the zero time if none.
 func (s *Store) SpeedWatermark(ctx context.Context) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, wrap("speed watermark", err)
-	}
 	var t time.Time
 	err := s.pool.QueryRow(ctx, `SELECT value FROM meta WHERE name = $1`, speedWatermark).Scan(&t)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, nil
 	}
 	if err != nil {
-		return time.Time{}, wrap("speed watermark", err)
+		return time.Time{}, err
 	}
 	return t.UTC(), nil
 }

@@ -45,5 +45,5 @@ func (s *Store) Retain(ctx context.Context, r store.Retention) (store.Swept, err
 		}
 		return nil
 	})
-	return sw, wrap("retain", err)
+	return sw, err
 }

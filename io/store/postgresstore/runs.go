@@ -13,9 +13,6 @@ import (
 
 // RecordRun writes the history of a batch run, replacing what was recorded for its ID.
 func (s *Store) RecordRun(ctx context.Context, r store.RunInfo) error {
-	if r.Run == "" {
-		return wrap("record run", errEmptyRun)
-	}
 	days := make([]time.Time, len(r.Days))
 	for i, d := range r.Days {
 		days[i] = d.UTC()
@@ -24,7 +21,7 @@ func (s *Store) RecordRun(ctx context.Context, r store.RunInfo) error {
 		ON CONFLICT (run) DO UPDATE SET days = excluded.days, status = excluded.status, started = excluded.started,
 			ended = excluded.ended, report = excluded.report`,
 		r.Run, days, r.Status, nullTime(r.Started), nullTime(r.Ended), r.Report)
-	return wrap("record run", err)
+	return err
 }
 
 // Runs returns the recorded batch runs, the newest first (see store.Store).
@@ -34,7 +31,7 @@ func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, wrap("runs", err)
+		return nil, err
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.RunInfo, error) {
 		var (
@@ -57,13 +54,9 @@ func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, wrap("runs", err)
-	}
-	pubs, err := s.Publications(ctx)
-	if err != nil {
 		return nil, err
 	}
-	return store.MarkReplaced(out, pubs), nil
+	return out, nil
 }
 
 // nullTime is t, or NULL for the zero time.

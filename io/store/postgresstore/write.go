@@ -31,9 +31,6 @@ const (
 			WHERE excluded.weight >= speed_rows.weight`
 )
 
-// errEmptyRun is returned for a batch write or publication without a run ID.
-var errEmptyRun = errors.New("empty run ID")
-
 // columns holds rows as one array per column, the statements' parameters.
 type columns struct {
 	view, key, metrics   []string
@@ -41,54 +38,29 @@ type columns struct {
 	weight               []int64
 }
 
-// WriteBatch writes rows of the unpublished batch run run, in one statement. Writing the same
-// (run, view, key, window start) again replaces the row, also later in the same call. Rows must
-// pass views.Row.Validate; their Layer field is ignored.
+// WriteBatch writes rows of the unpublished batch run run, in one statement (see store.Driver).
 func (s *Store) WriteBatch(ctx context.Context, run string, rows []views.Row) error {
-	if run == "" {
-		return wrap("write batch", errEmptyRun)
-	}
-	return s.writeRows(ctx, "write batch", rows, func(c columns) (string, []any) {
+	return s.writeRows(ctx, rows, func(c columns) (string, []any) {
 		return upsertBatch, []any{run, c.view, c.key, c.start, c.end, c.startDay, c.metrics}
 	})
 }
 
-// UpsertSpeed writes speed-layer rows in one statement; a row replaces one with the same view,
-// key and window start unless that one is heavier, also within the call (see store.Store).
-// Rows must pass views.Row.Validate; their Layer field is ignored.
+// UpsertSpeed writes speed-layer rows in one statement (see store.Driver).
 func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
-	return s.writeRows(ctx, "upsert speed", heaviestWins(rows), func(c columns) (string, []any) {
+	return s.writeRows(ctx, heaviestWins(rows), func(c columns) (string, []any) {
 		return upsertSpeed, []any{c.view, c.key, c.start, c.end, c.metrics, c.weight}
 	})
 }
 
-// writeRows validates rows and runs the statement that stmt returns for them.
-func (s *Store) writeRows(ctx context.Context, op string, rows []views.Row, stmt func(columns) (string, []any)) error {
-	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
-	}
-	if err := validate(rows); err != nil {
-		return wrap(op, err)
-	}
-	if len(rows) == 0 {
-		return nil
-	}
+// writeRows runs the statement that stmt returns for rows.
+func (s *Store) writeRows(ctx context.Context, rows []views.Row, stmt func(columns) (string, []any)) error {
 	cols, err := toColumns(lastWins(rows))
 	if err != nil {
-		return wrap(op, err)
+		return err
 	}
 	sql, args := stmt(cols)
 	_, err = s.pool.Exec(ctx, sql, args...)
-	return wrap(op, err)
-}
-
-func validate(rows []views.Row) error {
-	for i, r := range rows {
-		if err := r.Validate(); err != nil {
-			return fmt.Errorf("rows[%d]: %w", i, err)
-		}
-	}
-	return nil
+	return err
 }
 
 // rowKey identifies a row within a layer (and a run).
@@ -154,17 +126,10 @@ const publishLock = `LOCK TABLE publications IN SHARE ROW EXCLUSIVE MODE`
 
 // Publish makes run the batch run that serves each of days in one transaction, and in the same
 // transaction deletes the rows that the runs it replaces wrote for those days; they keep their rows
-// for the days they still serve, and rows of runs never published are kept. Each day must be a
-// midnight UTC.
+// for the days they still serve, and rows of runs never published are kept.
 func (s *Store) Publish(ctx context.Context, run string, days []time.Time) error {
-	if err := checkPublish(ctx, run, days); err != nil {
-		return wrap("publish", err)
-	}
-	if len(days) == 0 {
-		return nil
-	}
 	now := time.Now().UTC()
-	return wrap("publish", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, publishLock); err != nil {
 			return err
 		}
@@ -174,22 +139,7 @@ func (s *Store) Publish(ctx context.Context, run string, days []time.Time) error
 			}
 		}
 		return nil
-	}))
-}
-
-func checkPublish(ctx context.Context, run string, days []time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if run == "" {
-		return errEmptyRun
-	}
-	for _, d := range days {
-		if !d.Equal(views.Day(d)) {
-			return fmt.Errorf("day %s is not a midnight UTC", d.Format(time.RFC3339Nano))
-		}
-	}
-	return nil
+	})
 }
 
 // publishDay points day at run and deletes the rows of the run it replaces for that day, unless
@@ -219,10 +169,7 @@ const speedWatermark = "speed_watermark"
 // SetSpeedWatermark records how far (in event time) the speed layer has processed, to the
 // microsecond.
 func (s *Store) SetSpeedWatermark(ctx context.Context, t time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return wrap("set speed watermark", err)
-	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO meta (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, speedWatermark, t.UTC())
-	return wrap("set speed watermark", err)
+	return err
 }

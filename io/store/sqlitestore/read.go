@@ -26,48 +26,32 @@ const (
 	orderBy = ` ORDER BY b.window_start, b.key`
 )
 
-// Query returns the rows of one layer that match q, ordered by window start, then key. Batch rows
-// come only from the run published for the day of their window start.
+// Query returns the rows of one layer that match q (see store.Driver).
 func (s *Store) Query(ctx context.Context, q store.Query) ([]views.Row, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, wrap("query", err)
-	}
-	text, args, err := querySQL(q)
-	if err != nil {
-		return nil, wrap("query", err)
-	}
+	text, args := querySQL(q)
 	stmt, err := s.stmt(ctx, text)
 	if err != nil {
-		return nil, wrap("query", err)
+		return nil, err
 	}
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, wrap("query", err)
+		return nil, err
 	}
-	out, err := scanRows(rows, q.View, q.Layer)
-	return out, wrap("query", err)
+	return scanRows(rows, q.View, q.Layer)
 }
 
 // querySQL returns the statement and parameters of q.
-func querySQL(q store.Query) (string, []any, error) {
-	var (
-		text string
-		args []any
-	)
-	switch q.Layer {
-	case views.Batch:
+func querySQL(q store.Query) (string, []any) {
+	text, args := selectSpeed, []any(nil)
+	if q.Layer == views.Batch {
 		text, args = selectBatch, []any{millis(views.Day(q.From)), millis(q.To)}
-	case views.Speed:
-		text = selectSpeed
-	default:
-		return "", nil, fmt.Errorf("unknown layer %q", q.Layer)
 	}
 	args = append(args, q.View, millis(q.From), millis(q.To))
 	if q.Key != "" {
 		text += andKey
 		args = append(args, q.Key)
 	}
-	return text + orderBy, args, nil
+	return text + orderBy, args
 }
 
 // scanRows reads the rows of view (the query's: not read back per row) and layer.
@@ -105,12 +89,9 @@ func scanRow(rows *sql.Rows) (views.Row, error) {
 
 // Publications returns the published days and their runs, ordered by day.
 func (s *Store) Publications(ctx context.Context) ([]store.Publication, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, wrap("publications", err)
-	}
 	rows, err := s.r.QueryContext(ctx, `SELECT day, run, published_at FROM publications ORDER BY day`)
 	if err != nil {
-		return nil, wrap("publications", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []store.Publication
@@ -118,26 +99,23 @@ func (s *Store) Publications(ctx context.Context) ([]store.Publication, error) {
 		var p store.Publication
 		var day, at int64
 		if err := rows.Scan(&day, &p.Run, &at); err != nil {
-			return nil, wrap("publications", err)
+			return nil, err
 		}
 		p.Day, p.PublishedAt = fromMillis(day), fromMillis(at)
 		out = append(out, p)
 	}
-	return out, wrap("publications", rows.Err())
+	return out, rows.Err()
 }
 
 // SpeedWatermark returns the last recorded speed watermark (UTC), or the zero time if none.
 func (s *Store) SpeedWatermark(ctx context.Context) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, wrap("speed watermark", err)
-	}
 	var ms int64
 	err := s.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = ?`, speedWatermark).Scan(&ms)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
 	if err != nil {
-		return time.Time{}, wrap("speed watermark", err)
+		return time.Time{}, err
 	}
 	return fromMillis(ms), nil
 }

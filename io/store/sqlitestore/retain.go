@@ -50,10 +50,10 @@ func (s *Store) Retain(ctx context.Context, r store.Retention) (store.Swept, err
 		return nil
 	})
 	if err != nil {
-		return sw, wrap("retain", err)
+		return sw, err
 	}
 	_, err = s.w.ExecContext(ctx, `PRAGMA incremental_vacuum`)
-	return sw, wrap("retain: vacuum", err)
+	return sw, err
 }
 
 // unpublishedRuns returns the runs that have rows and serve no day.

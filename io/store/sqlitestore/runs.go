@@ -13,22 +13,19 @@ import (
 // RecordRun writes the history of a batch run, replacing what was recorded for its ID. Days are
 // stored as a JSON array of Unix milliseconds, times as Unix milliseconds (0: none).
 func (s *Store) RecordRun(ctx context.Context, r store.RunInfo) error {
-	if r.Run == "" {
-		return wrap("record run", errEmptyRun)
-	}
 	days := make([]int64, len(r.Days))
 	for i, d := range r.Days {
 		days[i] = millis(d)
 	}
 	b, err := json.Marshal(days)
 	if err != nil {
-		return wrap("record run", err)
+		return err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO runs (run, days, status, started, ended, report) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run) DO UPDATE SET days = excluded.days, status = excluded.status, started = excluded.started,
 			ended = excluded.ended, report = excluded.report`,
 		r.Run, string(b), r.Status, millisOrZero(r.Started), millisOrZero(r.Ended), r.Report)
-	return wrap("record run", err)
+	return err
 }
 
 // Runs returns the recorded batch runs, the newest first (see store.Store).
@@ -38,7 +35,7 @@ func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 		return nil, nil // a store from before run history, opened read-only: no runs recorded
 	}
 	if err != nil {
-		return nil, wrap("runs", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []store.RunInfo
@@ -49,11 +46,11 @@ func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 			started, ended int64
 		)
 		if err := rows.Scan(&r.Run, &days, &r.Status, &started, &ended, &r.Report); err != nil {
-			return nil, wrap("runs", err)
+			return nil, err
 		}
 		var ms []int64
 		if err := json.Unmarshal([]byte(days), &ms); err != nil {
-			return nil, wrap("runs", errors.Join(errors.New("bad days of run "+r.Run), err))
+			return nil, errors.Join(errors.New("bad days of run "+r.Run), err)
 		}
 		for _, m := range ms {
 			r.Days = append(r.Days, fromMillis(m))
@@ -62,13 +59,9 @@ func (s *Store) Runs(ctx context.Context) ([]store.RunInfo, error) {
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap("runs", err)
-	}
-	pubs, err := s.Publications(ctx)
-	if err != nil {
 		return nil, err
 	}
-	return store.MarkReplaced(out, pubs), nil
+	return out, nil
 }
 
 func millisOrZero(t time.Time) int64 {

@@ -59,10 +59,11 @@ const maxReaders = 8
 var ErrInMemory = errors.New("in-memory sqlite databases are not supported; use a file path")
 
 func init() {
-	store.Register(Scheme, openURL)
+	store.Register(Scheme, "sqlite", openURL)
 }
 
-// Store is a view store in one SQLite file. It is safe for concurrent use.
+// Store is a view store in one SQLite file, the driver under store.Store. It is safe for
+// concurrent use.
 type Store struct {
 	w        *sql.DB // one connection: this Store's writers queue here instead of in SQLite's busy loop
 	r        *sql.DB // read-only pool
@@ -70,23 +71,46 @@ type Store struct {
 	stmts    sync.Map // query text -> *sql.Stmt on r, prepared once (see stmt)
 }
 
-var _ store.Store = (*Store)(nil)
+var _ store.Driver = (*Store)(nil)
+
+// name is the driver's name in errors.
+const name = "sqlite"
 
 // Open opens (creating if needed) the store in the SQLite file at path and creates its schema.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string) (*store.Store, error) {
+	d, err := open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("%s store: open %s: %w", name, path, err)
+	}
+	return store.New(name, d, store.Options{}), nil
+}
+
+// OpenReadOnly opens the existing store in the SQLite file at path for reading: it fails with
+// store.ErrNotExist when there is no such file, or when the file holds no view store, and
+// every write fails.
+func OpenReadOnly(ctx context.Context, path string) (*store.Store, error) {
+	d, err := openReadOnly(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("%s store: open %s: %w", name, path, err)
+	}
+	return store.New(name, d, store.Options{ReadOnly: true}), nil
+}
+
+// open opens (creating if needed) the store in the SQLite file at path and creates its schema.
+func open(ctx context.Context, path string) (*Store, error) {
 	if err := checkPath(path); err != nil {
-		return nil, wrap("open", err)
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, wrap("open", err)
+		return nil, err
 	}
 	s, err := openPools(path, false)
 	if err != nil {
-		return nil, wrap("open", err)
+		return nil, err
 	}
 	if err := s.createSchema(ctx); err != nil {
 		s.Close()
-		return nil, wrap("create schema", err)
+		return nil, err
 	}
 	return s, nil
 }
@@ -106,7 +130,7 @@ func (s *Store) Close() error {
 		st.(*sql.Stmt).Close()
 		return true
 	})
-	return wrap("close", errors.Join(s.w.Close(), s.r.Close()))
+	return errors.Join(s.w.Close(), s.r.Close())
 }
 
 // stmt returns the statement of text prepared on the read pool, preparing it on first use:
@@ -127,35 +151,33 @@ func (s *Store) stmt(ctx context.Context, text string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Store, error) {
+func openURL(ctx context.Context, u *url.URL, opts store.Options) (store.Driver, error) {
 	path, err := pathOf(u)
 	if err != nil {
-		return nil, wrap("open", err)
+		return nil, err
 	}
 	if opts.ReadOnly {
-		return OpenReadOnly(ctx, path)
+		return openReadOnly(ctx, path)
 	}
-	return Open(ctx, path)
+	return open(ctx, path)
 }
 
-// OpenReadOnly opens the existing store in the SQLite file at path for reading: it fails with
-// store.ErrNotExist when there is no such file, or when the file holds no view store, and
-// every write fails.
-func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+// openReadOnly opens the existing store in the SQLite file at path for reading.
+func openReadOnly(ctx context.Context, path string) (*Store, error) {
 	if err := checkPath(path); err != nil {
-		return nil, wrap("open", err)
+		return nil, err
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, wrap("open", fmt.Errorf("%w: %w", store.ErrNotExist, err))
+		return nil, fmt.Errorf("%w: %w", store.ErrNotExist, err)
 	}
 	s, err := openPools(path, true)
 	if err != nil {
-		return nil, wrap("open", err)
+		return nil, err
 	}
 	var n int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'publications'`).Scan(&n); err != nil || n == 0 {
 		s.Close()
-		return nil, wrap("open", fmt.Errorf("%w: %s holds no view store (%v)", store.ErrNotExist, path, err))
+		return nil, fmt.Errorf("%w: %s holds no view store (%v)", store.ErrNotExist, path, err)
 	}
 	return s, nil
 }
@@ -206,12 +228,4 @@ func openPools(path string, readOnly bool) (*Store, error) {
 	r.SetMaxOpenConns(maxReaders)
 	r.SetMaxIdleConns(maxReaders)
 	return &Store{w: w, r: r, readOnly: readOnly}, nil
-}
-
-// wrap returns err as "sqlite store: op: err", or nil if err is nil.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("sqlite store: %s: %w", op, err)
 }

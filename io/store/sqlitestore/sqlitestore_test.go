@@ -22,39 +22,21 @@ import (
 var day1 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 
 func TestConformance(t *testing.T) {
-	storetest.RunConformanceTests(t, func(t *testing.T) store.Store {
+	storetest.RunConformanceTests(t, func(t *testing.T) *store.Store {
 		return openFile(t, filepath.Join(t.TempDir(), "views.db"))
 	})
 }
 
 // openFile opens the store in file path; the caller closes it.
-func openFile(t *testing.T, path string) *sqlitestore.Store {
-	t.Helper()
-	st, err := sqlitestore.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open(%q): %v", path, err)
-	}
-	return st
-}
+func openFile(t *testing.T, path string) *store.Store { return storetest.Open(t, "sqlite://"+path) }
 
 // openClosed opens the store in path and closes it when t ends.
-func openClosed(t *testing.T, path string) *sqlitestore.Store {
-	t.Helper()
-	st := openFile(t, path)
-	t.Cleanup(func() { st.Close() })
-	return st
+func openClosed(t *testing.T, path string) *store.Store {
+	return storetest.OpenClosed(t, "sqlite://"+path)
 }
 
 // pageViews returns n page_views rows of the minute starting at start, keys prefixed by prefix.
-func pageViews(prefix string, start time.Time, n int, pageviews int64) []views.Row {
-	rows := make([]views.Row, n)
-	for i := range rows {
-		rows[i] = views.Row{View: views.PageViews, Key: fmt.Sprintf("%s/%06d", prefix, i),
-			WindowStart: start, WindowEnd: start.Add(time.Minute),
-			Metrics: map[string]int64{views.MetricViews: pageviews, views.MetricVisitors: 1}}
-	}
-	return rows
-}
+var pageViews = storetest.PageViewRows
 
 func TestOpenURL(t *testing.T) {
 	dir := t.TempDir()
@@ -73,8 +55,8 @@ func TestOpenURL(t *testing.T) {
 				t.Fatalf("store.Open(%q): %v", rawURL, err)
 			}
 			defer st.Close()
-			if _, ok := st.(*sqlitestore.Store); !ok {
-				t.Errorf("store.Open(%q) = %T, want *sqlitestore.Store", rawURL, st)
+			if _, ok := st.Driver().(*sqlitestore.Store); !ok {
+				t.Errorf("store.Open(%q) has driver %T, want *sqlitestore.Store", rawURL, st.Driver())
 			}
 		})
 	}
@@ -161,7 +143,7 @@ func TestPublishRejectsBadArguments(t *testing.T) {
 // DoFn instances and a second process would, while a reader queries.
 func TestConcurrentWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "views.db")
-	handles := []*sqlitestore.Store{openClosed(t, path), openClosed(t, path)}
+	handles := []*store.Store{openClosed(t, path), openClosed(t, path)}
 	const writers, calls, rowsPerCall = 8, 10, 50
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -236,7 +218,7 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 // write writes rows to both layers, publishes them as run-a and sets the watermark.
-func write(t *testing.T, st store.Store, rows []views.Row, watermark time.Time) {
+func write(t *testing.T, st *store.Store, rows []views.Row, watermark time.Time) {
 	t.Helper()
 	ctx := t.Context()
 	err := errors.Join(
@@ -258,27 +240,10 @@ func withLayer(rows []views.Row, layer views.Layer) []views.Row {
 	return out
 }
 
-// TestPublishCollectsGarbage checks that the rows of a replaced run are deleted for the days it
-// lost, while its other days and unpublished runs keep theirs.
+// TestPublishCollectsGarbage: the rows of a replaced run are deleted for the days it lost.
 func TestPublishCollectsGarbage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "views.db")
-	st := openClosed(t, path)
-	ctx := t.Context()
-	day2 := day1.AddDate(0, 0, 1)
-	err := errors.Join(
-		st.WriteBatch(ctx, "run-a", append(pageViews("/p", day1, 10, 1), pageViews("/p", day2, 10, 1)...)),
-		st.WriteBatch(ctx, "run-b", pageViews("/p", day1, 10, 2)),
-		st.WriteBatch(ctx, "run-unpublished", pageViews("/p", day1, 10, 3)),
-		st.Publish(ctx, "run-a", []time.Time{day1, day2}),
-		st.Publish(ctx, "run-b", []time.Time{day1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := countByRun(t, path)
-	want := map[string]int{"run-a": 10, "run-b": 10, "run-unpublished": 10}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("batch rows by run after republishing (-want +got):\n%s", diff)
-	}
+	storetest.CheckPublishCollectsGarbage(t, openClosed(t, path), func() map[string]int { return countByRun(t, path) })
 }
 
 func countByRun(t *testing.T, path string) map[string]int {
@@ -324,21 +289,11 @@ func TestQueryHonoursCancelMidway(t *testing.T) {
 
 // BenchmarkWriteBatch measures WriteBatch calls of 100,000 rows, each into a fresh run.
 func BenchmarkWriteBatch(b *testing.B) {
-	const n = 100_000
 	st, err := sqlitestore.Open(b.Context(), filepath.Join(b.TempDir(), "views.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	rows := pageViews("/p", day1, n, 1)
-	run := 0
-	for b.Loop() {
-		run++
-		if err := st.WriteBatch(b.Context(), fmt.Sprintf("run-%d", run), rows); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	storetest.BenchmarkWriteBatch(b, st, 100_000)
 }
 
 func TestReadOnly(t *testing.T) {

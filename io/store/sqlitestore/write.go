@@ -50,52 +50,25 @@ func (u upsert) sql(n int) string {
 // rowArgs appends the bound parameters of one row, given its metrics as JSON.
 type rowArgs func(args []any, r views.Row, metrics string) []any
 
-// errEmptyRun is returned for a batch write or publication without a run ID.
-var errEmptyRun = errors.New("empty run ID")
-
-// WriteBatch writes rows of the unpublished batch run run, in one transaction. Writing the same
-// (run, view, key, window start) again replaces the row. Rows must pass views.Row.Validate; their
-// Layer field is ignored.
+// WriteBatch writes rows of the unpublished batch run run, in one transaction (see
+// store.Driver).
 func (s *Store) WriteBatch(ctx context.Context, run string, rows []views.Row) error {
-	if run == "" {
-		return wrap("write batch", errEmptyRun)
-	}
-	return s.writeRows(ctx, "write batch", upsertBatch, rows, func(a []any, r views.Row, m string) []any {
+	return s.writeRows(ctx, upsertBatch, rows, func(a []any, r views.Row, m string) []any {
 		return append(a, run, r.View, r.Key, millis(r.WindowStart), millis(r.WindowEnd), millis(views.Day(r.WindowStart)), m)
 	})
 }
 
-// UpsertSpeed writes speed-layer rows in one transaction; a row replaces one with the same view,
-// key and window start unless that one is heavier (see store.Store). Rows must pass
-// views.Row.Validate; their Layer field is ignored.
+// UpsertSpeed writes speed-layer rows in one transaction (see store.Driver).
 func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
-	return s.writeRows(ctx, "upsert speed", upsertSpeed, rows, func(a []any, r views.Row, m string) []any {
+	return s.writeRows(ctx, upsertSpeed, rows, func(a []any, r views.Row, m string) []any {
 		return append(a, r.View, r.Key, millis(r.WindowStart), millis(r.WindowEnd), m, r.Weight())
 	})
 }
 
-func (s *Store) writeRows(ctx context.Context, op string, u upsert, rows []views.Row, args rowArgs) error {
-	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
-	}
-	if err := validate(rows); err != nil {
-		return wrap(op, err)
-	}
-	if len(rows) == 0 {
-		return nil
-	}
-	return wrap(op, s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) writeRows(ctx context.Context, u upsert, rows []views.Row, args rowArgs) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
 		return execChunks(ctx, tx, u, rows, args)
-	}))
-}
-
-func validate(rows []views.Row) error {
-	for i, r := range rows {
-		if err := r.Validate(); err != nil {
-			return fmt.Errorf("rows[%d]: %w", i, err)
-		}
-	}
-	return nil
+	})
 }
 
 // execChunks writes rows chunkRows at a time with at most two prepared statements.
@@ -149,36 +122,17 @@ func appendArgs(buf []any, rows []views.Row, args rowArgs) ([]any, error) {
 
 // Publish makes run the batch run that serves each of days in one transaction, and in the same
 // transaction deletes the rows that the runs it replaces wrote for those days; they keep their rows
-// for the days they still serve, and rows of runs never published are kept. Each day must be a
-// midnight UTC.
+// for the days they still serve, and rows of runs never published are kept.
 func (s *Store) Publish(ctx context.Context, run string, days []time.Time) error {
-	if err := checkPublish(ctx, run, days); err != nil {
-		return wrap("publish", err)
-	}
 	now := millis(time.Now())
-	return wrap("publish", s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, d := range days {
 			if err := publishDay(ctx, tx, run, millis(d), now); err != nil {
 				return fmt.Errorf("day %s: %w", d.Format(time.DateOnly), err)
 			}
 		}
 		return nil
-	}))
-}
-
-func checkPublish(ctx context.Context, run string, days []time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if run == "" {
-		return errEmptyRun
-	}
-	for _, d := range days {
-		if !d.Equal(views.Day(d)) {
-			return fmt.Errorf("day %s is not a midnight UTC", d.Format(time.RFC3339Nano))
-		}
-	}
-	return nil
+	})
 }
 
 // publishDay points day at run and deletes the rows of the run it replaces for that day, unless
@@ -208,12 +162,9 @@ const speedWatermark = "speed_watermark"
 // SetSpeedWatermark records how far (in event time) the speed layer has processed, to the
 // millisecond.
 func (s *Store) SetSpeedWatermark(ctx context.Context, t time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return wrap("set speed watermark", err)
-	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, speedWatermark, millis(t))
-	return wrap("set speed watermark", err)
+	return err
 }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }

@@ -59,7 +59,7 @@ type writeFn struct {
 	URL string
 	Run string
 
-	st      store.Store
+	st      *store.Store
 	pending []views.Row
 	bundle  int
 	written beam.Counter

@@ -11,7 +11,7 @@ import (
 
 // testBatchInvisibleUntilPublished: rows of a run are served only once published, and only for
 // the days published; a row belongs to the UTC day of its window start.
-func testBatchInvisibleUntilPublished(t *testing.T, st store.Store) {
+func testBatchInvisibleUntilPublished(t *testing.T, st *store.Store) {
 	var (
 		firstMinute = pageViews("/home", at(day1, 0, 0), 12, 9)
 		lastMinute  = pageViews("/home", at(day1, 23, 59), 7, 5)
@@ -35,7 +35,7 @@ func testBatchInvisibleUntilPublished(t *testing.T, st store.Store) {
 
 // testRepublishReplacesRun: publishing a new run for some days replaces the old run's rows for
 // exactly those days (no rows of both, no double counts); other days stay with the old run.
-func testRepublishReplacesRun(t *testing.T, st store.Store) {
+func testRepublishReplacesRun(t *testing.T, st *store.Store) {
 	var runA, runB, runC []views.Row
 	for _, d := range []day{{day1, 1}, {day2, 2}, {day3, 3}} {
 		runA = append(runA, pageViews("/a", at(d.t, 10, 0), 10*d.n, 5), pageViews("/b", at(d.t, 10, 0), 20*d.n, 6))
@@ -73,7 +73,7 @@ type day struct {
 
 // testHalfWrittenRunNeverServed: rows of a run that was never published are never served, even
 // when other runs are published for the same days before and after it was written.
-func testHalfWrittenRunNeverServed(t *testing.T, st store.Store) {
+func testHalfWrittenRunNeverServed(t *testing.T, st *store.Store) {
 	a := []views.Row{pageViews("/a", at(day1, 8, 0), 1, 1), pageViews("/a", at(day2, 8, 0), 1, 1)}
 	writeBatch(t, st, "run-a", a...)
 	publish(t, st, "run-a", day1, day2)
@@ -98,7 +98,7 @@ func testHalfWrittenRunNeverServed(t *testing.T, st store.Store) {
 
 // testWriteBatchIsIdempotent: writing the same (run, view, key, window start) again, in another
 // call or later in the same call, replaces the row.
-func testWriteBatchIsIdempotent(t *testing.T, st store.Store) {
+func testWriteBatchIsIdempotent(t *testing.T, st *store.Store) {
 	home := pageViews("/home", at(day1, 9, 0), 5, 4)
 	de := countryActivity("DE", at(day1, 9, 0), 5, 2, 1)
 	writeBatch(t, st, "run-a", home, de)
@@ -115,7 +115,7 @@ func testWriteBatchIsIdempotent(t *testing.T, st store.Store) {
 
 // testUpsertSpeedLastWriteWins: a speed row replaces the row with the same view, key and window
 // start, so a re-fired pane never counts twice.
-func testUpsertSpeedLastWriteWins(t *testing.T, st store.Store) {
+func testUpsertSpeedLastWriteWins(t *testing.T, st *store.Store) {
 	early := categoryActivity("sports", at(day1, 9, 0), 10, 1)
 	onTime := categoryActivity("sports", at(day1, 9, 0), 14, 2)
 	late := categoryActivity("sports", at(day1, 9, 0), 15, 2)
@@ -131,7 +131,7 @@ func testUpsertSpeedLastWriteWins(t *testing.T, st store.Store) {
 // testUpsertSpeedNeverGoesDown: a version lighter than the stored one (a restarted job that
 // rebuilds a window, or a repeated early pane) never replaces it, alone or in one call after a
 // heavier one; an equal one does, and so does a heavier one.
-func testUpsertSpeedNeverGoesDown(t *testing.T, st store.Store) {
+func testUpsertSpeedNeverGoesDown(t *testing.T, st *store.Store) {
 	full := categoryActivity("sports", at(day1, 9, 0), 15, 2)
 	rebuilt := categoryActivity("sports", at(day1, 9, 0), 4, 0)
 	again := categoryActivity("sports", at(day1, 9, 0), 16, 1) // same weight as full
@@ -151,7 +151,7 @@ func testUpsertSpeedNeverGoesDown(t *testing.T, st store.Store) {
 // testOlderRunNeverReplacesNewer: a run that started earlier (its ID sorts first) cannot take
 // a day from a later one: Publish fails with store.ErrSuperseded and changes nothing, not even
 // the days it could have had; the later run's rows keep serving.
-func testOlderRunNeverReplacesNewer(t *testing.T, st store.Store) {
+func testOlderRunNeverReplacesNewer(t *testing.T, st *store.Store) {
 	older := []views.Row{pageViews("/a", at(day1, 10, 0), 1, 1), pageViews("/a", at(day2, 10, 0), 2, 1)}
 	newer := []views.Row{pageViews("/a", at(day1, 10, 0), 7, 3)}
 	writeBatch(t, st, "run-20261121T000000.000Z-aaaaaa", older...)

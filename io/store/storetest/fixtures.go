@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -93,21 +94,21 @@ var rowOpts = cmp.Options{
 	cmpopts.EquateEmpty(),
 }
 
-func writeBatch(t *testing.T, st store.Store, run string, rows ...views.Row) {
+func writeBatch(t *testing.T, st *store.Store, run string, rows ...views.Row) {
 	t.Helper()
 	if err := st.WriteBatch(t.Context(), run, rows); err != nil {
 		t.Fatalf("WriteBatch(%s, %d rows): %v", run, len(rows), err)
 	}
 }
 
-func publish(t *testing.T, st store.Store, run string, days ...time.Time) {
+func publish(t *testing.T, st *store.Store, run string, days ...time.Time) {
 	t.Helper()
 	if err := st.Publish(t.Context(), run, days); err != nil {
 		t.Fatalf("Publish(%s, %v): %v", run, days, err)
 	}
 }
 
-func upsertSpeed(t *testing.T, st store.Store, rows ...views.Row) {
+func upsertSpeed(t *testing.T, st *store.Store, rows ...views.Row) {
 	t.Helper()
 	if err := st.UpsertSpeed(t.Context(), rows); err != nil {
 		t.Fatalf("UpsertSpeed(%d rows): %v", len(rows), err)
@@ -115,7 +116,7 @@ func upsertSpeed(t *testing.T, st store.Store, rows ...views.Row) {
 }
 
 // checkQuery fails t unless q returns exactly want, in order.
-func checkQuery(t *testing.T, st store.Store, q store.Query, want []views.Row) {
+func checkQuery(t *testing.T, st *store.Store, q store.Query, want []views.Row) {
 	t.Helper()
 	got, err := st.Query(t.Context(), q)
 	if err != nil {
@@ -128,7 +129,7 @@ func checkQuery(t *testing.T, st store.Store, q store.Query, want []views.Row) {
 }
 
 // checkPublications fails t unless the store's publications are want, ignoring PublishedAt.
-func checkPublications(t *testing.T, st store.Store, want []store.Publication) {
+func checkPublications(t *testing.T, st *store.Store, want []store.Publication) {
 	t.Helper()
 	got, err := st.Publications(t.Context())
 	if err != nil {
@@ -154,4 +155,49 @@ func withTimeout(t *testing.T, d time.Duration, what string, f func()) {
 	case <-time.After(d):
 		t.Fatalf("%s did not return within %s", what, d)
 	}
+}
+
+// PageViewRows returns n page_views rows of the minute starting at start, keys prefixed by
+// prefix, each with pageviews views and one visitor: bulk rows for drivers' own tests.
+func PageViewRows(prefix string, start time.Time, n int, pageviews int64) []views.Row {
+	rows := make([]views.Row, n)
+	for i := range rows {
+		rows[i] = views.Row{View: views.PageViews, Key: fmt.Sprintf("%s/%06d", prefix, i),
+			WindowStart: start, WindowEnd: start.Add(time.Minute),
+			Metrics: map[string]int64{views.MetricViews: pageviews, views.MetricVisitors: 1}}
+	}
+	return rows
+}
+
+// BenchmarkWriteBatch measures st's WriteBatch calls of n rows (PageViewRows), each into a fresh
+// run, and reports rows/s. A driver's benchmark calls it with a fresh store.
+func BenchmarkWriteBatch(b *testing.B, st *store.Store, n int) {
+	defer st.Close()
+	rows := PageViewRows("/p", time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), n, 1)
+	run := 0
+	for b.Loop() {
+		run++
+		if err := st.WriteBatch(b.Context(), fmt.Sprintf("run-%d", run), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// Open opens the store at rawURL with store.Open, failing t on an error; the caller closes it.
+func Open(t testing.TB, rawURL string) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.Context(), rawURL)
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	return st
+}
+
+// OpenClosed is Open, and closes the store when t ends.
+func OpenClosed(t testing.TB, rawURL string) *store.Store {
+	t.Helper()
+	st := Open(t, rawURL)
+	t.Cleanup(func() { st.Close() })
+	return st
 }

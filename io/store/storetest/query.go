@@ -12,7 +12,7 @@ import (
 
 // testQueryFilters: Query selects by view, layer, key and [From, To) on the window start, orders
 // by window start then key, and never mixes the layers.
-func testQueryFilters(t *testing.T, st store.Store) {
+func testQueryFilters(t *testing.T, st *store.Store) {
 	var (
 		bA1000 = pageViews("/a", at(day1, 10, 0), 8, 6)
 		bB1000 = pageViews("/b", at(day1, 10, 0), 4, 4)
@@ -62,7 +62,7 @@ func testQueryFilters(t *testing.T, st store.Store) {
 
 // testRowsRoundTripExactly: metrics come back exactly (large values included), windows come back
 // as the same instants in UTC whatever location they were written in, and Layer is set.
-func testRowsRoundTripExactly(t *testing.T, st store.Store) {
+func testRowsRoundTripExactly(t *testing.T, st *store.Store) {
 	berlin := time.FixedZone("CET", 3600)
 	start := at(day1, 13, 7).In(berlin)
 	big := countryActivity("BR", start, 1<<53+1, math.MaxInt64/4, 0)
@@ -83,7 +83,7 @@ func testRowsRoundTripExactly(t *testing.T, st store.Store) {
 }
 
 // testQueryRejectsUnknownLayer: a query must name a layer.
-func testQueryRejectsUnknownLayer(t *testing.T, st store.Store) {
+func testQueryRejectsUnknownLayer(t *testing.T, st *store.Store) {
 	for _, layer := range []views.Layer{"", "lambda"} {
 		q := store.Query{View: views.PageViews, Layer: layer, From: day1, To: day2}
 		if got, err := st.Query(t.Context(), q); err == nil {
@@ -94,7 +94,7 @@ func testQueryRejectsUnknownLayer(t *testing.T, st store.Store) {
 
 // testPublications: publications are listed by day with the run serving each, and a recent
 // PublishedAt.
-func testPublications(t *testing.T, st store.Store) {
+func testPublications(t *testing.T, st *store.Store) {
 	checkPublications(t, st, nil)
 	before := time.Now()
 	publish(t, st, "run-a", day3, day1)
@@ -114,7 +114,7 @@ func testPublications(t *testing.T, st store.Store) {
 }
 
 // testSpeedWatermark: the watermark is the zero time until set, then the last value set (UTC).
-func testSpeedWatermark(t *testing.T, st store.Store) {
+func testSpeedWatermark(t *testing.T, st *store.Store) {
 	ctx := t.Context()
 	if got, err := st.SpeedWatermark(ctx); err != nil || !got.IsZero() {
 		t.Fatalf("SpeedWatermark before any set = %v, %v; want zero time, nil", got, err)

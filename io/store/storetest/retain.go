@@ -11,7 +11,7 @@ import (
 // testRetain: Retain deletes the speed rows before its time on published days only, and the rows
 // of unpublished runs that started before its time only (by their run IDs), reports how many,
 // and changes no batch answer.
-func testRetain(t *testing.T, st store.Store) {
+func testRetain(t *testing.T, st *store.Store) {
 	const (
 		served = "run-20261120T000000.000Z-00000a"
 		old    = "run-20261101T000000.000Z-00000b" // unpublished, before the grace

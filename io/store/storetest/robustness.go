@@ -14,7 +14,7 @@ import (
 
 // testConcurrentPublishIsAtomic: while runs are published one over another for two days, every
 // concurrent query sees all the rows of exactly one run: never a mix, never a partial or empty set.
-func testConcurrentPublishIsAtomic(t *testing.T, st store.Store) {
+func testConcurrentPublishIsAtomic(t *testing.T, st *store.Store) {
 	const runs, rowsPerDay, readers = 16, 150, 3
 	for i := range runs {
 		writeBatch(t, st, runName(i), runRows(i, rowsPerDay)...)
@@ -58,7 +58,7 @@ func runRows(i, rowsPerDay int) []views.Row {
 
 // readSnapshots queries until stop is closed, failing t on the first result that is not one
 // whole run.
-func readSnapshots(t *testing.T, st store.Store, q store.Query, want int, stop <-chan struct{}, reads *atomic.Int64) {
+func readSnapshots(t *testing.T, st *store.Store, q store.Query, want int, stop <-chan struct{}, reads *atomic.Int64) {
 	for {
 		select {
 		case <-stop:
@@ -103,7 +103,7 @@ func awaitReads(reads *atomic.Int64, n int) {
 
 // testCancelledContext: every call returns an error, promptly and without effect, when its context
 // is cancelled or past its deadline.
-func testCancelledContext(t *testing.T, st store.Store) {
+func testCancelledContext(t *testing.T, st *store.Store) {
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
 	expired, cancelExpired := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
@@ -137,7 +137,7 @@ type contextOp struct {
 	call func(ctx context.Context) error
 }
 
-func contextOps(st store.Store) []contextOp {
+func contextOps(st *store.Store) []contextOp {
 	rows := []views.Row{pageViews("/home", at(day1, 9, 0), 3, 2)}
 	query := func(q store.Query) func(context.Context) error {
 		return func(ctx context.Context) error { _, err := st.Query(ctx, q); return err }
@@ -156,7 +156,7 @@ func contextOps(st store.Store) []contextOp {
 
 // testInvalidRowsRejected: a write with a row that fails views.Row.Validate returns an error and
 // writes none of its rows.
-func testInvalidRowsRejected(t *testing.T, st store.Store) {
+func testInvalidRowsRejected(t *testing.T, st *store.Store) {
 	start := at(day1, 9, 0)
 	tests := []struct {
 		name string
@@ -200,7 +200,7 @@ func testInvalidRowsRejected(t *testing.T, st store.Store) {
 }
 
 // testEmptyCallsAreNoOps: writing or publishing nothing succeeds and changes nothing.
-func testEmptyCallsAreNoOps(t *testing.T, st store.Store) {
+func testEmptyCallsAreNoOps(t *testing.T, st *store.Store) {
 	ctx := t.Context()
 	if err := st.WriteBatch(ctx, "run-a", nil); err != nil {
 		t.Errorf("WriteBatch(no rows): %v", err)

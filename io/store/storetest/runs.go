@@ -11,7 +11,7 @@ import (
 
 // testRuns: the run history keeps each run's latest record, newest first, and a published run
 // that serves no day any more reads as replaced.
-func testRuns(t *testing.T, st store.Store) {
+func testRuns(t *testing.T, st *store.Store) {
 	ctx := t.Context()
 	if runs, err := st.Runs(ctx); err != nil || len(runs) != 0 {
 		t.Fatalf("Runs of a new store = %v, %v; want none", runs, err)

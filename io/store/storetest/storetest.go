@@ -7,7 +7,7 @@
 // Call RunConformanceTests from a driver's tests with a function that opens a fresh, empty store:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.RunConformanceTests(t, func(t *testing.T) store.Store {
+//		storetest.RunConformanceTests(t, func(t *testing.T) *store.Store {
 //			st, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "views.db"))
 //			if err != nil {
 //				t.Fatal(err)
@@ -29,7 +29,7 @@ import (
 // conformanceTests are the suite's tests, each run against its own fresh store.
 var conformanceTests = []struct {
 	name string
-	test func(t *testing.T, st store.Store)
+	test func(t *testing.T, st *store.Store)
 }{
 	{"BatchInvisibleUntilPublished", testBatchInvisibleUntilPublished},
 	{"RepublishReplacesRun", testRepublishReplacesRun},
@@ -53,7 +53,7 @@ var conformanceTests = []struct {
 
 // RunConformanceTests runs the conformance suite as subtests of t. open must return a fresh,
 // empty store for the subtest it is given; the suite closes it when that subtest ends.
-func RunConformanceTests(t *testing.T, open func(t *testing.T) store.Store) {
+func RunConformanceTests(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Helper()
 	for _, ct := range conformanceTests {
 		t.Run(ct.name, func(t *testing.T) {
