@@ -8,8 +8,9 @@ import (
 )
 
 // TestImportDirections checks DESIGN.md's dependency rules on the module's packages (test files
-// aside): nothing imports pipelines or serving from outside them, transforms and io know no job
-// and no API, and serving reads the store through io only.
+// aside): nothing imports pipelines or serving from outside them, imports point pipelines ->
+// transforms -> io (io knows no transform: the event model and the view schema live in io), and
+// serving reads the store through io only.
 func TestImportDirections(t *testing.T) {
 	const module = "github.com/beamline/beamline/"
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "../...").Output()
@@ -43,6 +44,8 @@ func TestImportDirections(t *testing.T) {
 				t.Errorf("%s imports %s: nothing outside %s may import it", p.ImportPath, imp, to)
 			case from == "serving" && to != "serving" && to != "io":
 				t.Errorf("%s imports %s: serving depends on io only", p.ImportPath, imp)
+			case from == "io" && to == "transforms":
+				t.Errorf("%s imports %s: imports point pipelines -> transforms -> io, never back", p.ImportPath, imp)
 			}
 		}
 	}

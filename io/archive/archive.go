@@ -47,9 +47,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/google/uuid"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/source"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {

@@ -21,9 +21,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/source"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }

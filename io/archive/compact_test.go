@@ -21,9 +21,9 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/lake/laketest"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 var compactDay = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)

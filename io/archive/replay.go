@@ -11,8 +11,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/lake"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {

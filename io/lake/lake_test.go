@@ -22,9 +22,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/lake/laketest"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 const sampleLake = "../../testdata/lake"

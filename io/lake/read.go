@@ -17,7 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/io/event"
 )
 
 func init() {

@@ -6,8 +6,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {

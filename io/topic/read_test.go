@@ -11,8 +11,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }

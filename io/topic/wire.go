@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/io/event"
 )
 
 // Attributes of every message (see the package doc).

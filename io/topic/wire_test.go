@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/io/event"
 )
 
 var t0 = time.Date(2026, 11, 20, 10, 0, 1, 5e8, time.UTC)

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/scope"
 	"github.com/beamline/beamline/transforms/score"

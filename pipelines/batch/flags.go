@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/transforms/dedupe"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/score"
 )

@@ -8,10 +8,10 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/pipelines/internal/jobrun"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 )
 

@@ -9,8 +9,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/filter"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/transforms/aggregate"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 // TestStagesDedupeWhatTheTopicRepeats chains Ingest and Aggregate over the teststream of

@@ -14,9 +14,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/filter"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/aggregate"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }

@@ -273,7 +273,7 @@ func TestCrashAndWarmRestart(t *testing.T) {
 
 // crashAndRestart runs the crash test of TestCrashAndWarmRestart over q.
 func crashAndRestart(t *testing.T, q queue) {
-	c := newCrash(t, q, clickstream(12000, 33, crashStart))
+	c := newCrash(t, q, carried(t, q, clickstream(12000, 33, crashStart)))
 	pub := publish(t, q, c.records, 300, 500*time.Millisecond)
 	first := startProcess(t, c.bin, filepath.Join(c.dir, "first.log"), jobArgs(c.cfg))
 	// Kill it once it has written a quarter of the stream's windows, mid-stream.

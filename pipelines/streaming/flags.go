@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 )
 

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/beamline/beamline/io/deadletter"
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/io/store/storeio"
@@ -26,7 +27,6 @@ import (
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/enrich"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/scope"
 )

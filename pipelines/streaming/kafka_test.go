@@ -28,6 +28,7 @@ func (q kafkaQueue) PublishAll(_ testing.TB, records [][]byte) { q.c.ProduceAll(
 func (q kafkaQueue) Unacked(testing.TB) int                    { return q.c.Unacked() }
 func (q kafkaQueue) Redelivery() time.Duration                 { return 0 } // a restart reads from the committed offsets
 func (q kafkaQueue) State(testing.TB) string                   { return q.c.State() }
+func (q kafkaQueue) Carries([]byte) bool                       { return true }
 
 // TestKafkaSpeedViewsMatchReference produces a clickstream with duplicates, late events, bots
 // and garbage to three partitions of a real Kafka protocol server (kfake) while the streaming

@@ -75,6 +75,7 @@ import (
 	_ "github.com/beamline/beamline/io/source/generatorsource"
 	_ "github.com/beamline/beamline/io/source/kafkasource"
 	_ "github.com/beamline/beamline/io/source/pubsubsource"
+	_ "github.com/beamline/beamline/io/source/sqssource"
 	_ "github.com/beamline/beamline/io/store/sqlitestore"
 	_ "github.com/beamline/beamline/io/topic/kafkatopic"
 	_ "github.com/beamline/beamline/io/topic/pubsubtopic"

@@ -12,10 +12,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/beamline/beamline/io/archive"
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/lake"
 	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/transforms/aggregate"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 )
 

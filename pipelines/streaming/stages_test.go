@@ -19,13 +19,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/beamline/beamline/io/archive"
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/generator"
 	"github.com/beamline/beamline/io/source/pubsubsource/pubsubtest"
 	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/io/topic"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/io/views/reference"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 // modelFile is the embedded model that the tests score with (logreg://).

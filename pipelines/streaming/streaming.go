@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 	"github.com/google/uuid"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/pipelines/internal/jobservice"
@@ -23,7 +24,6 @@ import (
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/enrich"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/score"
 )

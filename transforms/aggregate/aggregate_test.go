@@ -7,8 +7,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/internal/beamtest"
 	"github.com/beamline/beamline/transforms/scope"
 )

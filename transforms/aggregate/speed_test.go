@@ -13,8 +13,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/filter"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/internal/beamtest"
 )
 

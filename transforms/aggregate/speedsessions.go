@@ -13,8 +13,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {

@@ -9,7 +9,7 @@ import (
 
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
 
-	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/io/event"
 )
 
 // TestRefreshingRereadsTheTable drives the DoFn through bundles while its CSV changes: it

@@ -8,7 +8,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/transforms/internal/beamtest"
 )
 

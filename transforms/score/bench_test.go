@@ -19,8 +19,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/batch"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/generator"
-	"github.com/beamline/beamline/transforms/event"
 	"github.com/beamline/beamline/transforms/score"
 	"github.com/beamline/beamline/transforms/score/kserve"
 	"github.com/beamline/beamline/transforms/score/logreg"

@@ -5,7 +5,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
-	"github.com/beamline/beamline/transforms/event"
+	"github.com/beamline/beamline/io/event"
 )
 
 // Bundle drives the scoring DoFn of cfg outside a runner, for the external tests' benchmarks:

@@ -61,7 +61,7 @@ var groups = struct {
 // acker acknowledges messages by committing offsets.
 type acker struct{ a *acks }
 
-func openAcker(ctx context.Context, p Params) (*acker, error) {
+func openAcker(p Params) (*acker, error) {
 	groups.mu.Lock()
 	defer groups.mu.Unlock()
 	key := fmt.Sprint(p.Brokers, p.Topic, p.Group)

@@ -45,26 +45,19 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/beamline/beamline/io/source"
+	"github.com/beamline/beamline/io/source/internal/queueurl"
 )
 
 // Scheme is the URL scheme of this driver.
 const Scheme = "kafka"
 
 func init() {
-	source.Register(Scheme, driver{})
+	source.Register(Scheme, queueurl.Driver(ParseURL, Read, func(_ context.Context, p Params) (source.Acker, error) {
+		return openAcker(p)
+	}))
 }
-
-// Defaults of the URL parameters.
-const (
-	DefaultCall       = time.Second
-	DefaultIdle       = 10 * time.Second
-	DefaultMaxRecords = 20000
-)
 
 // Where a partition without a committed offset starts.
 const (
@@ -83,14 +76,8 @@ type Params struct {
 	// Start says where a partition without a committed offset starts: StartEarliest or
 	// StartLatest.
 	Start string
-	// Call bounds the time of one reader call (one bundle).
-	Call time.Duration
-	// MaxRecords bounds the records of one reader call.
-	MaxRecords int
-	// Idle is how long a partition must have nothing new before its watermark moves to now.
-	Idle time.Duration
-	// Delay is subtracted from the largest event time read to make the watermark.
-	Delay time.Duration
+	// Reader are the reader's parameters (call, max, idle, delay).
+	queueurl.Reader
 }
 
 // String names the topic and its brokers, for errors and logs.
@@ -106,19 +93,13 @@ func ParseURL(u *url.URL) (Params, error) {
 	if u.Scheme != Scheme {
 		return Params{}, fmt.Errorf("kafka source: scheme %q, want %q", u.Scheme, Scheme)
 	}
-	p := Params{Start: StartEarliest, Call: DefaultCall, MaxRecords: DefaultMaxRecords, Idle: DefaultIdle}
+	p := Params{Start: StartEarliest, Reader: queueurl.Defaults()}
 	var err error
 	if p.Brokers, p.Topic, err = ParseAddress(u); err != nil {
 		return Params{}, fmt.Errorf("kafka source: %w", err)
 	}
-	q := u.Query()
-	for name, vs := range q {
-		if len(vs) != 1 {
-			return Params{}, fmt.Errorf("kafka source: %s given %d times", name, len(vs))
-		}
-		if err := p.set(name, vs[0]); err != nil {
-			return Params{}, fmt.Errorf("kafka source: %s=%q: %w", name, vs[0], err)
-		}
+	if err := queueurl.Parse("kafka", u.Query(), &p.Reader, []string{"group", "start"}, p.set); err != nil {
+		return Params{}, err
 	}
 	if p.Group == "" {
 		return Params{}, fmt.Errorf("kafka source: %q has no group: add ?group=G, the consumer group whose offsets the job commits", u.Redacted())
@@ -146,63 +127,17 @@ func ParseAddress(u *url.URL) (brokers []string, topic string, err error) {
 	return brokers, topic, nil
 }
 
-// set sets one URL parameter.
+// set sets one of the driver's own URL parameters.
 func (p *Params) set(name, v string) error {
-	var err error
 	switch name {
 	case "group":
 		if p.Group = v; v == "" {
-			err = fmt.Errorf("empty")
+			return fmt.Errorf("empty")
 		}
 	case "start":
 		if p.Start = v; v != StartEarliest && v != StartLatest {
-			err = fmt.Errorf("want %s or %s", StartEarliest, StartLatest)
+			return fmt.Errorf("want %s or %s", StartEarliest, StartLatest)
 		}
-	case "call":
-		p.Call, err = positive(v)
-	case "idle":
-		p.Idle, err = positive(v)
-	case "delay":
-		if p.Delay, err = time.ParseDuration(v); err == nil && p.Delay < 0 {
-			err = fmt.Errorf("negative")
-		}
-	case "max":
-		if p.MaxRecords, err = strconv.Atoi(v); err == nil && p.MaxRecords <= 0 {
-			err = fmt.Errorf("not positive")
-		}
-	default:
-		err = fmt.Errorf("unknown parameter (known: group, start, call, idle, delay, max)")
 	}
-	return err
-}
-
-func positive(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err == nil && d <= 0 {
-		err = fmt.Errorf("not positive")
-	}
-	return d, err
-}
-
-type driver struct{}
-
-func (driver) Validate(u *url.URL) error {
-	_, err := ParseURL(u)
-	return err
-}
-
-func (driver) Read(s beam.Scope, u *url.URL, opts source.Options) beam.PCollection {
-	p, err := ParseURL(u)
-	if err != nil {
-		panic(err) // source.Read validated the URL
-	}
-	return Read(s, p, opts.Mode())
-}
-
-func (driver) OpenAcker(ctx context.Context, u *url.URL) (source.Acker, error) {
-	p, err := ParseURL(u)
-	if err != nil {
-		return nil, err
-	}
-	return openAcker(ctx, p)
+	return nil
 }

@@ -12,12 +12,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/beamline/beamline/io/source"
+	"github.com/beamline/beamline/io/source/internal/queueurl"
 	"github.com/beamline/beamline/io/source/internal/restriction"
 	"github.com/beamline/beamline/io/source/kafkasource/kafkatest"
 )
 
 func TestParseURL(t *testing.T) {
-	def := Params{Start: StartEarliest, Call: DefaultCall, MaxRecords: DefaultMaxRecords, Idle: DefaultIdle}
+	def := Params{Start: StartEarliest, Reader: queueurl.Defaults()}
 	with := func(f func(*Params)) Params { p := def; f(&p); return p }
 	tests := []struct {
 		url     string
@@ -27,11 +28,11 @@ func TestParseURL(t *testing.T) {
 		{url: "kafka://b1:9092/events?group=g", want: with(func(p *Params) { p.Brokers, p.Topic, p.Group = []string{"b1:9092"}, "events", "g" })},
 		{url: "kafka://b1:9092,10.0.0.2:9093/my.topic_1?group=g&start=latest&call=500ms&idle=2s&delay=1s&max=100",
 			want: Params{Brokers: []string{"b1:9092", "10.0.0.2:9093"}, Topic: "my.topic_1", Group: "g", Start: StartLatest,
-				Call: 500 * time.Millisecond, MaxRecords: 100, Idle: 2 * time.Second, Delay: time.Second}},
+				Reader: queueurl.Reader{Call: 500 * time.Millisecond, Max: 100, Idle: 2 * time.Second, Delay: time.Second}}},
 		{url: "kafka://b1:9092/events", wantErr: "has no group: add ?group=G"},
 		{url: "kafka://b1:9092/events?group=", wantErr: "group=\"\": empty"},
 		{url: "kafka://b1:9092/events?group=g&partition=1", wantErr: "partition=\"1\": unknown parameter"},
-		{url: "kafka://b1:9092/events?group=g&group=h", wantErr: "group given 2 times"},
+		{url: "kafka://b1:9092/events?group=g&group=h", wantErr: "group is given 2 times"},
 		{url: "kafka://b1:9092/events?group=g&start=middle", wantErr: "want earliest or latest"},
 		{url: "kafka://b1:9092/events?group=g&call=0s", wantErr: "call="},
 		{url: "kafka://b1/events?group=g", wantErr: `broker "b1" in`},
@@ -179,7 +180,7 @@ func TestReadAndCommit(t *testing.T) {
 	if m := got[1]; m.msg.Source != "events/0/1" || time.Since(m.at) > time.Minute || m.msg.AckID != "0:1:1" {
 		t.Errorf("garbage: %+v, want it at its Kafka timestamp (now)", m)
 	}
-	a, err := driver{}.OpenAcker(ctx, mustURL(t, c.URL("")))
+	a, err := source.OpenAcker(ctx, c.URL(""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/io/source/internal/restriction"
 	"github.com/beamline/beamline/io/source/internal/watermark"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {
@@ -163,13 +163,13 @@ type call struct {
 	last    string // the AckID of the last record
 }
 
-// readCall reads from the restriction's start for up to Call or MaxRecords, claiming each
+// readCall reads from the restriction's start for up to Call or Max, claiming each
 // record's offset, and emits the records.
 func (f *readFn) readCall(ctx context.Context, pr *partitionReader, rt *sdf.LockRTracker, from int64, emit func(beam.EventTime, source.Message)) (call, error) {
 	c := call{maxSeen: watermark.NoEventTime}
 	deadline := time.Now().Add(f.Params.Call)
-	for c.n < f.Params.MaxRecords && time.Now().Before(deadline) {
-		recs, err := pr.poll(ctx, deadline, f.Params.MaxRecords-c.n)
+	for c.n < f.Params.Max && time.Now().Before(deadline) {
+		recs, err := pr.poll(ctx, deadline, f.Params.Max-c.n)
 		if err != nil {
 			return c, err
 		}

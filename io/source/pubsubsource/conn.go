@@ -11,6 +11,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/beamline/beamline/io/source/internal/lease"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -18,9 +19,6 @@ import (
 // Timeouts of the calls to Pub/Sub.
 const (
 	callTimeout = 30 * time.Second
-	// maxLease is how long the reader keeps extending a message's deadline; after that the
-	// message is redelivered if it is still not acknowledged.
-	maxLease = 10 * time.Minute
 	// ackChunk is how many ack IDs one request carries (requests are limited to 512 KB).
 	ackChunk = 1000
 	// defaultDeadline is the ack deadline assumed when the subscription's cannot be read.
@@ -33,7 +31,7 @@ type conn struct {
 	project string
 	client  *pubsub.Client
 	refs    int
-	leases  *leases
+	leases  *lease.Leases
 }
 
 var conns = struct {
@@ -57,7 +55,7 @@ func open(ctx context.Context, project string) (*conn, error) {
 		return nil, fmt.Errorf("pubsub project %s: %w", project, err)
 	}
 	c := &conn{key: key, project: project, client: client, refs: 1}
-	c.leases = newLeases(c)
+	c.leases = lease.Start("pubsub", c.extendAll)
 	conns.m[key] = c
 	return c, nil
 }
@@ -70,7 +68,7 @@ func (c *conn) close() {
 		return
 	}
 	delete(conns.m, c.key)
-	c.leases.stop()
+	c.leases.Stop()
 	c.client.Close()
 }
 
@@ -128,6 +126,11 @@ func (c *conn) ack(ctx context.Context, sub string, ids []string) error {
 	return nil
 }
 
+// extendAll is extend as a lease.Extend: Pub/Sub refuses no ID by itself.
+func (c *conn) extendAll(ctx context.Context, sub string, ids []string, deadline time.Duration) ([]string, error) {
+	return nil, c.extend(ctx, sub, ids, deadline)
+}
+
 // extend sets the ack deadline of ids of sub to deadline from now.
 func (c *conn) extend(ctx context.Context, sub string, ids []string, deadline time.Duration) error {
 	for len(ids) > 0 {
@@ -142,116 +145,4 @@ func (c *conn) extend(ctx context.Context, sub string, ids []string, deadline ti
 		ids = ids[n:]
 	}
 	return nil
-}
-
-// leases keeps the ack deadlines of messages that were read but not yet acknowledged
-// extended, for at most maxLease.
-type leases struct {
-	conn *conn
-	mu   sync.Mutex
-	subs map[string]*subLeases
-	quit chan struct{}
-	done chan struct{}
-}
-
-// subLeases are the leases held on one subscription.
-type subLeases struct {
-	deadline time.Duration
-	extended time.Time            // the last extension
-	since    map[string]time.Time // ack ID -> when it was read
-}
-
-func newLeases(c *conn) *leases {
-	l := &leases{conn: c, subs: map[string]*subLeases{}, quit: make(chan struct{}), done: make(chan struct{})}
-	go l.run()
-	return l
-}
-
-// hold starts the leases of ids of sub, whose ack deadline is deadline.
-func (l *leases) hold(sub string, ids []string, deadline time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s, ok := l.subs[sub]
-	if !ok {
-		s = &subLeases{deadline: deadline, extended: time.Now(), since: map[string]time.Time{}}
-		l.subs[sub] = s
-	}
-	now := time.Now()
-	for _, id := range ids {
-		s.since[id] = now
-	}
-}
-
-// release ends the leases of ids of sub (acknowledged).
-func (l *leases) release(sub string, ids []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s, ok := l.subs[sub]; ok {
-		for _, id := range ids {
-			delete(s.since, id)
-		}
-	}
-}
-
-// held returns how many leases of sub are held.
-func (l *leases) held(sub string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s, ok := l.subs[sub]; ok {
-		return len(s.since)
-	}
-	return 0
-}
-
-func (l *leases) stop() {
-	close(l.quit)
-	<-l.done
-}
-
-// run extends the deadlines of every held lease once a third of its deadline has passed.
-func (l *leases) run() {
-	defer close(l.done)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-l.quit:
-			return
-		case <-tick.C:
-		}
-		for sub, due := range l.due() {
-			if err := l.conn.extend(context.Background(), sub, due.ids, due.deadline); err != nil {
-				slog.Warn("pubsub: extending ack deadlines failed", "subscription", sub, "messages", len(due.ids), "err", err)
-			}
-		}
-	}
-}
-
-type dueLeases struct {
-	ids      []string
-	deadline time.Duration
-}
-
-// due returns, per subscription, the leases to extend now, and drops those held too long.
-func (l *leases) due() map[string]dueLeases {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	out := map[string]dueLeases{}
-	for sub, s := range l.subs {
-		if now.Sub(s.extended) < s.deadline/3 || len(s.since) == 0 {
-			continue
-		}
-		s.extended = now
-		d := dueLeases{deadline: s.deadline}
-		for id, since := range s.since {
-			if now.Sub(since) > maxLease {
-				delete(s.since, id)
-				continue
-			}
-			d.ids = append(d.ids, id)
-		}
-		out[sub] = d
-	}
-	return out
 }

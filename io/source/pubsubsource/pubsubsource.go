@@ -46,28 +46,18 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
-	"time"
-
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/beamline/beamline/io/source"
+	"github.com/beamline/beamline/io/source/internal/queueurl"
 )
 
 // Scheme is the URL scheme of this driver.
 const Scheme = "pubsub"
 
 func init() {
-	source.Register(Scheme, driver{})
+	source.Register(Scheme, queueurl.Driver(ParseURL, Read, openAcker))
 }
-
-// Defaults of the URL parameters.
-const (
-	DefaultCall        = time.Second
-	DefaultIdle        = 10 * time.Second
-	DefaultMaxMessages = 20000
-)
 
 // Params are a pubsub URL's parameters.
 type Params struct {
@@ -75,14 +65,8 @@ type Params struct {
 	Project, Subscription string
 	// TimestampAttribute, when set, names the attribute that carries the event time.
 	TimestampAttribute string
-	// Call bounds the time of one reader call (one bundle).
-	Call time.Duration
-	// MaxMessages bounds the messages of one reader call.
-	MaxMessages int
-	// Idle is how long the subscription must be empty before the watermark moves to now.
-	Idle time.Duration
-	// Delay is subtracted from the largest event time read to make the watermark.
-	Delay time.Duration
+	// Reader are the reader's parameters (call, max, idle, delay).
+	queueurl.Reader
 }
 
 // Path returns the subscription's resource name.
@@ -101,68 +85,18 @@ func ParseURL(u *url.URL) (Params, error) {
 	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "subscriptions" || !validName.MatchString(parts[1]) || !validName.MatchString(parts[3]) {
 		return Params{}, fmt.Errorf("pubsub source: %q is not pubsub://projects/P/subscriptions/S", u.Redacted())
 	}
-	q := u.Query()
-	p := Params{Project: parts[1], Subscription: parts[3], TimestampAttribute: q.Get("timestamp_attribute"),
-		Call: DefaultCall, MaxMessages: DefaultMaxMessages, Idle: DefaultIdle}
-	for name := range q {
-		if err := p.set(name, q.Get(name)); err != nil {
-			return Params{}, fmt.Errorf("pubsub source: %s=%q: %w", name, q.Get(name), err)
-		}
+	p := Params{Project: parts[1], Subscription: parts[3], Reader: queueurl.Defaults()}
+	err := queueurl.Parse("pubsub", u.Query(), &p.Reader, []string{"timestamp_attribute"}, func(_, v string) error {
+		p.TimestampAttribute = v
+		return nil
+	})
+	if err != nil {
+		return Params{}, err
 	}
 	return p, nil
 }
 
-// set sets one URL parameter.
-func (p *Params) set(name, v string) error {
-	var err error
-	switch name {
-	case "timestamp_attribute":
-	case "call":
-		p.Call, err = positive(v)
-	case "idle":
-		p.Idle, err = positive(v)
-	case "delay":
-		if p.Delay, err = time.ParseDuration(v); err == nil && p.Delay < 0 {
-			err = fmt.Errorf("negative")
-		}
-	case "max":
-		if p.MaxMessages, err = strconv.Atoi(v); err == nil && p.MaxMessages <= 0 {
-			err = fmt.Errorf("not positive")
-		}
-	default:
-		err = fmt.Errorf("unknown parameter")
-	}
-	return err
-}
-
-func positive(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err == nil && d <= 0 {
-		err = fmt.Errorf("not positive")
-	}
-	return d, err
-}
-
-type driver struct{}
-
-func (driver) Validate(u *url.URL) error {
-	_, err := ParseURL(u)
-	return err
-}
-
-func (driver) Read(s beam.Scope, u *url.URL, opts source.Options) beam.PCollection {
-	p, err := ParseURL(u)
-	if err != nil {
-		panic(err) // source.Read validated the URL
-	}
-	return Read(s, p, opts.Mode())
-}
-
-func (driver) OpenAcker(ctx context.Context, u *url.URL) (source.Acker, error) {
-	p, err := ParseURL(u)
-	if err != nil {
-		return nil, err
-	}
+func openAcker(ctx context.Context, p Params) (source.Acker, error) {
 	c, err := open(ctx, p.Project)
 	if err != nil {
 		return nil, err
@@ -180,7 +114,7 @@ func (a *acker) Ack(ctx context.Context, ids []string) error {
 	if err := a.conn.ack(ctx, a.sub, ids); err != nil {
 		return err
 	}
-	a.conn.leases.release(a.sub, ids)
+	a.conn.leases.Release(a.sub, ids)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/beamline/beamline/io/source"
+	"github.com/beamline/beamline/io/source/internal/queueurl"
 	"github.com/beamline/beamline/io/source/internal/restriction"
 	"github.com/beamline/beamline/io/source/pubsubsource/pubsubtest"
 )
@@ -22,9 +23,11 @@ func TestParseURL(t *testing.T) {
 		want    Params
 		wantErr string
 	}{
-		{url: "pubsub://projects/p/subscriptions/s", want: Params{Project: "p", Subscription: "s", Call: DefaultCall, MaxMessages: DefaultMaxMessages, Idle: DefaultIdle}},
+		{url: "pubsub://projects/p/subscriptions/s", want: Params{Project: "p", Subscription: "s", Reader: queueurl.Defaults()}},
 		{url: "pubsub://projects/my-proj/subscriptions/sub.1?timestamp_attribute=ts&call=500ms&idle=2s&delay=1s&max=100",
-			want: Params{Project: "my-proj", Subscription: "sub.1", TimestampAttribute: "ts", Call: 500 * time.Millisecond, MaxMessages: 100, Idle: 2 * time.Second, Delay: time.Second}},
+			want: Params{Project: "my-proj", Subscription: "sub.1", TimestampAttribute: "ts",
+				Reader: queueurl.Reader{Call: 500 * time.Millisecond, Max: 100, Idle: 2 * time.Second, Delay: time.Second}}},
+		{url: "pubsub://projects/p/subscriptions/s?max=1&max=2", wantErr: "max is given 2 times"},
 		{url: "pubsub://projects/p/topics/t", wantErr: "is not pubsub://projects/P/subscriptions/S"},
 		{url: "pubsub://projects/p/subscriptions/s/x", wantErr: "is not pubsub://"},
 		{url: "pubsub://projects/p/subscriptions/s?call=0s", wantErr: "call="},
@@ -79,12 +82,12 @@ func TestReadCallAndAck(t *testing.T) {
 	ids := srv.PublishAll([][]byte{[]byte(event), []byte("garbage")})
 	f := newReader(t, srv, false)
 	var got []emitted
-	c, err := f.pullCall(context.Background(), func(et beam.EventTime, m source.Message) { got = append(got, emitted{et.ToTime(), m}) })
+	c, err := f.Pull(context.Background(), func(et beam.EventTime, m source.Message) { got = append(got, emitted{et.ToTime(), m}) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || !c.drained || c.maxSeen != time.Date(2026, 11, 20, 10, 0, 1, 5e8, time.UTC).UnixMilli() {
-		t.Fatalf("pulled %d messages (drained %v, max event time %d): %+v", len(got), c.drained, c.maxSeen, got)
+	if len(got) != 2 || !c.Drained || c.MaxSeen != time.Date(2026, 11, 20, 10, 0, 1, 5e8, time.UTC).UnixMilli() {
+		t.Fatalf("pulled %d messages (drained %v, max event time %d): %+v", len(got), c.Drained, c.MaxSeen, got)
 	}
 	for _, e := range got {
 		switch {
@@ -103,10 +106,10 @@ func TestReadCallAndAck(t *testing.T) {
 			t.Errorf("message %s carries no ack ID", e.msg.Source)
 		}
 	}
-	if n := f.conn.leases.held(f.Subscription); n != 0 {
+	if n := f.conn.leases.Held(f.Subscription, nil); n != 0 {
 		t.Errorf("%d leases held before ProcessElement took any", n)
 	}
-	a, err := driver{}.OpenAcker(context.Background(), mustURL(t, srv.URL))
+	a, err := source.OpenAcker(context.Background(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +120,6 @@ func TestReadCallAndAck(t *testing.T) {
 	if st := srv.Stats(); st.Unacked != 0 {
 		t.Errorf("%d messages not acknowledged", st.Unacked)
 	}
-}
-
-func mustURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 // TestAckAfterCommit runs two reader calls as a runner would: the first call's checkpoint
@@ -163,26 +157,5 @@ func TestAckAfterCommit(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Unacked != 0 || st.Redelivered != 0 {
 		t.Errorf("after the next call: %+v; want every message acknowledged once delivered once", st)
-	}
-}
-
-// TestLeasesDue: leases are extended once a third of the deadline has passed since the last
-// extension, and dropped after maxLease.
-func TestLeasesDue(t *testing.T) {
-	l := &leases{subs: map[string]*subLeases{}}
-	l.hold("s", []string{"a", "b"}, 30*time.Second)
-	if due := l.due(); len(due) != 0 {
-		t.Errorf("due right after hold: %v", due)
-	}
-	s := l.subs["s"]
-	s.extended = s.extended.Add(-11 * time.Second)
-	s.since["b"] = s.since["b"].Add(-maxLease - time.Second)
-	due := l.due()
-	if d := cmp.Diff(map[string]dueLeases{"s": {ids: []string{"a"}, deadline: 30 * time.Second}}, due, cmp.AllowUnexported(dueLeases{})); d != "" {
-		t.Errorf("due (-want +got):\n%s", d)
-	}
-	l.release("s", []string{"a"})
-	if n := l.held("s"); n != 0 {
-		t.Errorf("%d leases held after release", n)
 	}
 }

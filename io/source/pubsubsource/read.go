@@ -13,10 +13,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source"
-	"github.com/beamline/beamline/io/source/internal/restriction"
+	"github.com/beamline/beamline/io/source/internal/pull"
 	"github.com/beamline/beamline/io/source/internal/watermark"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func init() {
@@ -32,12 +32,14 @@ const pullSize = 1000
 func Read(s beam.Scope, p Params, mode source.AckMode) beam.PCollection {
 	s = s.Scope("pubsubsource.Read")
 	fn := &readFn{Project: p.Project, Subscription: p.Path(), TimestampAttribute: p.TimestampAttribute,
-		Call: p.Call, MaxMessages: p.MaxMessages, Idle: p.Idle, Delay: p.Delay, AckAfterCommit: mode == source.AckAfterCommit}
+		Call: p.Call, MaxMessages: p.Max, Idle: p.Idle, Delay: p.Delay, AckAfterCommit: mode == source.AckAfterCommit}
 	return beam.ParDo(s, fn, beam.Impulse(s))
 }
 
 // readFn reads a subscription, one bounded call at a time.
 type readFn struct {
+	pull.SDF
+
 	Project            string
 	Subscription       string
 	TimestampAttribute string
@@ -47,11 +49,9 @@ type readFn struct {
 	Delay              time.Duration
 	AckAfterCommit     bool
 
-	conn       *conn
-	deadline   time.Duration
-	read       beam.Counter
-	acked      beam.Counter
-	pullErrors beam.Counter
+	conn     *conn
+	deadline time.Duration
+	counters pull.Counters
 }
 
 func (f *readFn) Setup(ctx context.Context) error {
@@ -60,9 +60,7 @@ func (f *readFn) Setup(ctx context.Context) error {
 		return err
 	}
 	f.conn, f.deadline = c, c.deadline(ctx, f.Subscription)
-	f.read = beam.NewCounter("beamline", "pulled")
-	f.acked = beam.NewCounter("beamline", "acked")
-	f.pullErrors = beam.NewCounter("beamline", "pull_errors")
+	f.counters = pull.NewCounters()
 	return nil
 }
 
@@ -72,94 +70,47 @@ func (f *readFn) Teardown() {
 	}
 }
 
-func (f *readFn) CreateInitialRestriction(_ []byte) restriction.Restriction {
-	return restriction.Restriction{Start: 0, End: restriction.Unbounded}
-}
-
-func (f *readFn) SplitRestriction(_ []byte, r restriction.Restriction) []restriction.Restriction {
-	return []restriction.Restriction{r}
-}
-
-func (f *readFn) RestrictionSize(_ []byte, _ restriction.Restriction) float64 { return 1 }
-
-func (f *readFn) CreateTracker(r restriction.Restriction) *sdf.LockRTracker {
-	return sdf.NewLockRTracker(restriction.NewTracker(r))
-}
-
-func (f *readFn) TruncateRestriction(_ *sdf.LockRTracker, _ []byte) restriction.Restriction {
-	return restriction.Restriction{}
-}
-
-func (f *readFn) InitialWatermarkEstimatorState(_ beam.EventTime, _ restriction.Restriction, _ []byte) watermark.State {
-	return watermark.Initial()
-}
-
-func (f *readFn) CreateWatermarkEstimator(s watermark.State) *watermark.Estimator {
-	return watermark.New(s)
-}
-
-func (f *readFn) WatermarkEstimatorState(e *watermark.Estimator) watermark.State { return e.State }
-
 func (f *readFn) ProcessElement(ctx context.Context, we *watermark.Estimator, rt *sdf.LockRTracker, _ []byte, emit func(beam.EventTime, source.Message)) (sdf.ProcessContinuation, error) {
-	r := rt.GetRestriction().(restriction.Restriction)
-	if len(r.AckIDs) > 0 { // ack after commit: the previous call's bundle has been committed
-		if err := f.conn.ack(ctx, f.Subscription, r.AckIDs); err != nil {
-			return sdf.StopProcessing(), err
-		}
-		f.conn.leases.release(f.Subscription, r.AckIDs)
-		f.acked.Inc(ctx, int64(len(r.AckIDs)))
-	}
-	if !rt.TryClaim(r.Start) {
-		return sdf.StopProcessing(), rt.GetError()
-	}
-	c, err := f.pullCall(ctx, emit)
-	if err != nil {
-		return sdf.StopProcessing(), err
-	}
-	f.read.Inc(ctx, int64(len(c.ackIDs)))
-	f.conn.leases.hold(f.Subscription, c.ackIDs, f.deadline)
-	if f.AckAfterCommit { // the checkpoint's residual carries the IDs to the next call
-		rt.Mu.Lock()
-		rt.Rt.(*restriction.Tracker).Carry(c.ackIDs)
-		rt.Mu.Unlock()
-	}
-	we.Observe(len(c.ackIDs), c.maxSeen, c.drained, time.Now(), f.Idle, f.Delay)
-	if len(c.ackIDs) == 0 {
-		return sdf.ResumeProcessingIn(100 * time.Millisecond), nil
-	}
-	return sdf.ResumeProcessingIn(0), nil
+	return pull.Process(ctx, we, rt, f, pull.Options{Idle: f.Idle, Delay: f.Delay, AckAfterCommit: f.AckAfterCommit,
+		Counters: f.counters}, emit)
 }
 
-// call is what one reader call pulled.
-type call struct {
-	ackIDs  []string
-	maxSeen int64
-	drained bool // the last pull was not full
+// Ack acknowledges ids and ends their leases (pull.Queue).
+func (f *readFn) Ack(ctx context.Context, ids []string) error {
+	if err := f.conn.ack(ctx, f.Subscription, ids); err != nil {
+		return err
+	}
+	f.conn.leases.Release(f.Subscription, ids)
+	return nil
 }
 
-// pullCall pulls for up to Call or MaxMessages and emits the messages.
-func (f *readFn) pullCall(ctx context.Context, emit func(beam.EventTime, source.Message)) (call, error) {
-	c := call{maxSeen: watermark.NoEventTime}
+// Hold starts the leases of ids (pull.Queue).
+func (f *readFn) Hold(ids []string) { f.conn.leases.Hold(f.Subscription, ids, f.deadline) }
+
+// Pull pulls for up to Call or MaxMessages and emits the messages (pull.Queue); the call is
+// drained when its last pull was not full.
+func (f *readFn) Pull(ctx context.Context, emit func(beam.EventTime, source.Message)) (pull.Call, error) {
+	c := pull.Call{MaxSeen: watermark.NoEventTime}
 	end := time.Now().Add(f.Call)
-	for len(c.ackIDs) < f.MaxMessages && time.Now().Before(end) {
-		msgs, err := f.conn.pull(ctx, f.Subscription, min(pullSize, f.MaxMessages-len(c.ackIDs)))
+	for len(c.IDs) < f.MaxMessages && time.Now().Before(end) {
+		msgs, err := f.conn.pull(ctx, f.Subscription, min(pullSize, f.MaxMessages-len(c.IDs)))
 		if errors.Is(err, errTransient) {
-			f.pullErrors.Inc(ctx, 1)
+			f.counters.Errors.Inc(ctx, 1)
 			slog.Warn("pubsub: pull failed; retrying in the next call", "subscription", f.Subscription, "err", err)
-			c.drained = false // nothing is known about the backlog
+			c.Drained = false // nothing is known about the backlog
 			break
 		}
 		if err != nil {
 			return c, err
 		}
-		c.drained = len(msgs) < pullSize
+		c.Drained = len(msgs) < pullSize
 		for _, m := range msgs {
 			t, ok := f.eventTime(m.GetMessage())
 			if ok {
-				c.maxSeen = max(c.maxSeen, t.UnixMilli())
+				c.MaxSeen = max(c.MaxSeen, t.UnixMilli())
 			}
 			emit(mtime.FromTime(t), f.message(m))
-			c.ackIDs = append(c.ackIDs, m.GetAckId())
+			c.IDs = append(c.IDs, m.GetAckId())
 		}
 		if len(msgs) == 0 {
 			break

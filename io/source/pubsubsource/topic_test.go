@@ -9,10 +9,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/io/source/pubsubsource/pubsubtest"
 	"github.com/beamline/beamline/io/topic"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 // TestReadStageTopic reads messages of the stage topics' wire format (package topic), published
@@ -44,7 +44,7 @@ func TestReadStageTopic(t *testing.T) {
 			f := newReader(t, srv, false)
 			f.TimestampAttribute = attr
 			got := map[string]event.Event{}
-			c, err := f.pullCall(context.Background(), func(et beam.EventTime, m source.Message) {
+			c, err := f.Pull(context.Background(), func(et beam.EventTime, m source.Message) {
 				e, err := topic.Unmarshal(m.Data)
 				if err != nil {
 					t.Errorf("message %s: %v", m.Source, err)
@@ -61,8 +61,8 @@ func TestReadStageTopic(t *testing.T) {
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("events read (-want +got):\n%s", d)
 			}
-			if c.maxSeen != maxTime.UnixMilli() {
-				t.Errorf("largest event time seen %s, want %s", time.UnixMilli(c.maxSeen).UTC(), maxTime)
+			if c.MaxSeen != maxTime.UnixMilli() {
+				t.Errorf("largest event time seen %s, want %s", time.UnixMilli(c.MaxSeen).UTC(), maxTime)
 			}
 		})
 	}

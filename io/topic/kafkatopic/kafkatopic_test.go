@@ -14,9 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source/kafkasource/kafkatest"
 	"github.com/beamline/beamline/io/topic"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }

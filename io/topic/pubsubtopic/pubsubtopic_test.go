@@ -15,9 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source/pubsubsource/pubsubtest"
 	"github.com/beamline/beamline/io/topic"
-	"github.com/beamline/beamline/transforms/event"
 )
 
 func TestMain(m *testing.M) { ptest.Main(m) }
