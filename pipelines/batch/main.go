@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
@@ -55,9 +56,11 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	defer stop()
 	if *metricsFlag != "" {
+		job, restore := jobrun.JobOptions("beamline-batch-" + time.Now().UTC().Format("20060102t150405"))
+		defer restore()
 		var listed atomic.Int64
 		cfg.Listed = func(n int) { listed.Store(int64(n)) }
-		if err := serveMetrics(ctx, *metricsFlag, &listed); err != nil {
+		if err := serveMetrics(ctx, *metricsFlag, job, &listed); err != nil {
 			return err
 		}
 	}

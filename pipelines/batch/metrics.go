@@ -7,14 +7,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/beamline/beamline/pipelines/internal/jobservice"
 	"github.com/beamline/beamline/pipelines/internal/livemetrics"
 )
 
-// serveMetrics serves the counters of the job while it runs, read from its job service, and its
+// serveMetrics serves the counters of the job named job while it runs, read from its job service, and its
 // progress: the lake files listed (once listed) and the fraction of them read.
-func serveMetrics(ctx context.Context, addr string, listed *atomic.Int64) error {
+func serveMetrics(ctx context.Context, addr, job string, listed *atomic.Int64) error {
 	endpoint, err := jobservice.Endpoint(ctx)
 	if err != nil {
 		return err
@@ -22,11 +21,8 @@ func serveMetrics(ctx context.Context, addr string, listed *atomic.Int64) error 
 	if endpoint == "" {
 		return fmt.Errorf("--metrics_addr needs a job service (Prism, Flink): this runner shows its metrics in its own UI")
 	}
-	if *jobopts.JobName == "" {
-		*jobopts.JobName = "beamline-batch-" + time.Now().UTC().Format("20060102t150405")
-	}
 	files := func() (float64, bool) { n := listed.Load(); return float64(n), n > 0 }
-	url, err := livemetrics.Start(ctx, addr, endpoint, *jobopts.JobName, 5*time.Second,
+	url, err := livemetrics.Start(ctx, addr, endpoint, job, 5*time.Second,
 		livemetrics.Gauge{Name: "beamline_lake_files_listed", Help: "Lake files the backfill reads (its days' and their context's).",
 			Value: func(context.Context, map[string]int64) (float64, bool) { return files() }},
 		livemetrics.Gauge{Name: "beamline_lake_read_ratio", Help: "Fraction of the listed lake files read so far.",
@@ -37,6 +33,6 @@ func serveMetrics(ctx context.Context, addr string, listed *atomic.Int64) error 
 	if err != nil {
 		return err
 	}
-	slog.Info("backfill: serving live metrics", "url", "http://"+url+"/metrics", "job", *jobopts.JobName)
+	slog.Info("backfill: serving live metrics", "url", "http://"+url+"/metrics", "job", job)
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -16,23 +15,9 @@ import (
 // Prism splits slow bundles of every stage, stateful ones included, and a split of a bundle
 // that holds timers loses them (apache/beam#35771; Prism logs "Unexpected split on a bundle
 // with timers"): measured with the generator test, 2 of 4 runs split such bundles and lost
-// events in dedupe, 0 of 4 with splitting off. The sources refuse runner splits anyway.
+// events in dedupe, 0 of 4 with splitting off. The sources refuse runner splits anyway. Run adds
+// it to --experiments for the run (other runners ignore an experiment they do not know).
 const noSplits = "prism_disable_sdf_split"
-
-// disablePrismSplits adds noSplits to --experiments, for runners that submit to a job service
-// (which may be Prism's); other runners ignore an experiment they do not know.
-func disablePrismSplits() {
-	for _, e := range jobopts.GetExperiments() {
-		if e == noSplits {
-			return
-		}
-	}
-	if *jobopts.Experiments == "" {
-		*jobopts.Experiments = noSplits
-		return
-	}
-	*jobopts.Experiments += "," + noSplits
-}
 
 // stopAfter cancels the job called name through the job service at endpoint once runFor has
 // passed (never when it is 0) or stop is done, whichever comes first. Cancelling stops the

@@ -11,7 +11,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 	"github.com/google/uuid"
@@ -184,8 +183,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("streaming: %w", err)
 	}
-	name := jobName()
-	disablePrismSplits()
+	name, restore := jobrun.JobOptions("beamline-streaming-"+uuid.NewString()[:8], noSplits)
+	defer restore()
 	slog.Info("streaming: starting", "job", name, "stage", cfg.stage(), "source", redact(cfg.Source), "speed_watermark", plan.Watermark,
 		"replay_from", plan.ReplayFrom, "replay_files", len(plan.Files))
 
@@ -226,15 +225,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.Counters = counters(res)
 	return rep, nil
-}
-
-// jobName returns --job_name, setting it to a unique name when it is empty: --run_for and
-// Ctrl-C cancel the job by its name.
-func jobName() string {
-	if *jobopts.JobName == "" {
-		*jobopts.JobName = "beamline-streaming-" + uuid.NewString()[:8]
-	}
-	return *jobopts.JobName
 }
 
 func readReference(ctx context.Context, cfg Config) ([]enrich.Prefix, error) {

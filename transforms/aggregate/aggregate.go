@@ -15,15 +15,9 @@
 // The window of a row is computed from the event time and carried in the row key, not taken
 // from a Beam window: Views (batch) groups in the global window and gets final rows; Speed
 // (streaming) keeps its rows in stateful DoFns with event-time timers and upserts the rows it
-// emits, since a row key names exactly one row. Three measurements on Prism (v2.77) led here:
-//   - a grouping leaves its window at the window's end (the Go SDK has no other timestamp
-//     combiner), so a session's hour, or an event re-stamped after a batch dedupe, cannot be
-//     expressed as a Beam window without its elements being dropped as late downstream;
-//   - Beam session windows fed by a stateful dedupe (whose timers advance the watermark in
-//     steps) gave 1,795 sessions on the sample lake where the independent reference has
-//     1,787: session windows were closed before the events that merge them arrived. Sessions
-//     are split by gap inside the group of one user's events instead, the same on every runner;
-//   - one combine over all views costs one shuffle instead of one per view.
+// emits, since a row key names exactly one row. Sessions are split by gap inside the group of
+// one user's events, the same on every runner, and one combine serves every view. Why, as
+// measured on Prism: docs/design-notes.md "Windows in row keys".
 //
 // The flagged metric counts events whose Flagged field the scoring stage set.
 package aggregate
@@ -31,7 +25,6 @@ package aggregate
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +37,7 @@ import (
 
 	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/transforms/bucket"
 	"github.com/beamline/beamline/transforms/scope"
 )
 
@@ -263,14 +257,7 @@ func (f *bucketPointsFn) ProcessElement(e event.Event, _ func(int, pointBatch)) 
 
 // userBucket returns the bucket of a user.
 func userBucket(user string) int {
-	return bucketOf(user, userBuckets)
-}
-
-// bucketOf returns the bucket, of n, of a key.
-func bucketOf(key string, n int) int {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
+	return bucket.Of(user, userBuckets)
 }
 
 // add appends the session point of e.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/transforms/bucket"
 )
 
 func init() {
@@ -107,20 +108,20 @@ func (f *bucketSumFn) FinishBundle(emit func(beam.EventTime, int, rowSums)) {
 	batches := map[int]*rowSums{}
 	earliest := map[int]time.Time{}
 	for k, sum := range f.sums {
-		bucket := bucketOf(k, minuteBuckets)
-		b, ok := batches[bucket]
+		n := bucket.Of(k, minuteBuckets)
+		b, ok := batches[n]
 		if !ok {
 			b = &rowSums{}
-			batches[bucket] = b
-			earliest[bucket] = sum.earliest
+			batches[n] = b
+			earliest[n] = sum.earliest
 		}
 		b.Keys, b.Accs = append(b.Keys, k), append(b.Accs, sum.acc)
-		if sum.earliest.Before(earliest[bucket]) {
-			earliest[bucket] = sum.earliest
+		if sum.earliest.Before(earliest[n]) {
+			earliest[n] = sum.earliest
 		}
 	}
-	for bucket, b := range batches {
-		emit(mtime.FromTime(earliest[bucket]), bucket, *b)
+	for n, b := range batches {
+		emit(mtime.FromTime(earliest[n]), n, *b)
 	}
 	f.sums = nil
 }

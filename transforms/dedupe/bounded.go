@@ -10,6 +10,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/beamline/beamline/io/event"
+	"github.com/beamline/beamline/transforms/bucket"
 	"github.com/beamline/beamline/transforms/scope"
 )
 
@@ -66,7 +67,7 @@ func (f *bucketFn) ProcessElement(e event.Event, _ func(int, event.Batch)) {
 	if e.Time.Before(f.DecideOnly) {
 		e = event.Event{ID: e.ID, Time: e.Time}
 	}
-	addToBucket(f.batches, bucketOf(e.ID, buckets), e)
+	addToBucket(f.batches, bucket.Of(e.ID, buckets), e)
 }
 
 func (f *bucketFn) FinishBundle(emit func(int, event.Batch)) {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/beamline/beamline/io/event"
+	"github.com/beamline/beamline/transforms/bucket"
 	"github.com/beamline/beamline/transforms/internal/beamtest"
 )
 
@@ -220,7 +221,7 @@ func testStatefulBudget(t *testing.T) {
 	perBucket := map[int]int{}
 	surely := 0
 	for i := n - 1; i >= 0; i-- {
-		if b := bucketOf(first[i].ID, statefulBuckets); perBucket[b] < 7 {
+		if b := bucket.Of(first[i].ID, statefulBuckets); perBucket[b] < 7 {
 			perBucket[b]++
 			surely++
 		}

@@ -163,8 +163,8 @@ type call struct {
 	last    string // the AckID of the last record
 }
 
-// readCall reads from the restriction's start for up to Call or Max, claiming each
-// record's offset, and emits the records.
+// readCall reads from the restriction's start for up to Call or Max, or until it has caught up
+// with the partition's end, claiming each record's offset, and emits the records.
 func (f *readFn) readCall(ctx context.Context, pr *partitionReader, rt *sdf.LockRTracker, from int64, emit func(beam.EventTime, source.Message)) (call, error) {
 	c := call{maxSeen: watermark.NoEventTime}
 	deadline := time.Now().Add(f.Params.Call)
@@ -192,6 +192,9 @@ func (f *readFn) readCall(ctx context.Context, pr *partitionReader, rt *sdf.Lock
 			emit(mtime.FromTime(t), m)
 			from = rec.Offset + 1
 			c.n++
+		}
+		if pr.hwm >= 0 && pr.next >= pr.hwm {
+			break // caught up: end the bundle now, so what was read is committed without waiting
 		}
 	}
 	return c, nil

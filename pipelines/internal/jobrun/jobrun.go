@@ -8,10 +8,13 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 )
 
 // StartProfile writes a CPU profile to path until stop is called; an empty path profiles
@@ -113,4 +116,24 @@ func Counts(counts map[string]int64, format, sep string) string {
 		parts[i] = fmt.Sprintf(format, n, counts[n])
 	}
 	return strings.Join(parts, sep)
+}
+
+// JobOptions sets Beam's global job options for one run: --job_name to name when the flag is
+// empty, and each of experiments added to --experiments unless it is there. The runners read
+// these globals when they submit; restore puts back what the flags held, so that nothing a run
+// chose leaks into a later run in the same process (the tests run many). It returns the job's
+// name.
+func JobOptions(name string, experiments ...string) (job string, restore func()) {
+	oldName, oldExp := *jobopts.JobName, *jobopts.Experiments
+	if *jobopts.JobName == "" {
+		*jobopts.JobName = name
+	}
+	have := jobopts.GetExperiments()
+	for _, e := range experiments {
+		if !slices.Contains(have, e) {
+			have = append(have, e)
+		}
+	}
+	*jobopts.Experiments = strings.Join(have, ",")
+	return *jobopts.JobName, func() { *jobopts.JobName, *jobopts.Experiments = oldName, oldExp }
 }

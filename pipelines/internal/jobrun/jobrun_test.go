@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 )
 
 func TestList(t *testing.T) {
@@ -44,5 +46,25 @@ func TestCounts(t *testing.T) {
 	}
 	if got := Counts(nil, "%s %d", ", "); got != "" {
 		t.Errorf("Counts(nil) = %q, want empty", got)
+	}
+}
+
+// TestJobOptions: a run's job name and experiments are set for the run only; restore puts the
+// flags back, and a name or experiment the user gave is kept.
+func TestJobOptions(t *testing.T) {
+	name, restore := JobOptions("generated", "x_exp")
+	if name != "generated" || !slices.Contains(jobopts.GetExperiments(), "x_exp") {
+		t.Errorf("during the run: name %q, experiments %v", name, jobopts.GetExperiments())
+	}
+	restore()
+	if *jobopts.JobName != "" || slices.Contains(jobopts.GetExperiments(), "x_exp") {
+		t.Errorf("after restore: name %q, experiments %v; want the flags as they were", *jobopts.JobName, jobopts.GetExperiments())
+	}
+	*jobopts.JobName, *jobopts.Experiments = "mine", "x_exp"
+	defer func() { *jobopts.JobName, *jobopts.Experiments = "", "" }()
+	name, restore = JobOptions("generated", "x_exp")
+	defer restore()
+	if name != "mine" || *jobopts.Experiments != "x_exp" {
+		t.Errorf("with flags given: name %q, experiments %q; want them kept, not doubled", name, *jobopts.Experiments)
 	}
 }

@@ -1,0 +1,28 @@
+package bucket
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestOf: buckets are in range, stable, and spread keys about evenly.
+func TestOf(t *testing.T) {
+	const n, keys = 64, 64000
+	count := make([]int, n)
+	for i := range keys {
+		b := Of(fmt.Sprintf("e-%d", i), n)
+		if b < 0 || b >= n {
+			t.Fatalf("Of = %d, out of [0, %d)", b, n)
+		}
+		count[b]++
+	}
+	for b, c := range count {
+		if c < keys/n/2 || c > keys/n*2 {
+			t.Errorf("bucket %d holds %d of %d keys: not spread", b, c, keys)
+		}
+	}
+	// FNV-1a of "u-1" is 0xff341102: the bucket must not depend on the process or the run.
+	if got := Of("u-1", 1<<16); got != 0x1102 || Of("a", 1) != 0 {
+		t.Errorf("Of(u-1, 65536) = %#x, want 0x1102: the hash changed", got)
+	}
+}
