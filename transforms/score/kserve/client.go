@@ -47,7 +47,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,109 +68,6 @@ func init() {
 		return New(u, opts)
 	})
 }
-
-// Options configure a Client. Zero values mean the defaults.
-type Options struct {
-	// Timeout bounds each attempt; default 10s.
-	Timeout time.Duration
-	// Attempts is the most requests per Predict; default 4.
-	Attempts int
-	// Backoff is the longest wait before the first retry; it doubles for each retry. Default 100ms.
-	Backoff time.Duration
-	// MaxBackoff caps a wait; default 5s.
-	MaxBackoff time.Duration
-	// RPS limits the requests per second of the client, retries included; 0 is unlimited.
-	RPS float64
-	// Burst is the token bucket's size; default 1.
-	Burst int
-	// Output names the output tensor to read; default "score", or the only output.
-	Output string
-	// HTTPClient makes the requests; default a client with default transport.
-	HTTPClient *http.Client
-}
-
-func (o Options) withDefaults() Options {
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
-	if o.Attempts <= 0 {
-		o.Attempts = 4
-	}
-	if o.Backoff <= 0 {
-		o.Backoff = 100 * time.Millisecond
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 5 * time.Second
-	}
-	if o.Burst <= 0 {
-		o.Burst = 1
-	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
-	}
-	return o
-}
-
-// ParseOptions reads the options from the query of modelURL (see the package doc) and returns
-// them with the URL without its query.
-func ParseOptions(modelURL string) (Options, string, error) {
-	u, err := url.Parse(modelURL)
-	if err != nil {
-		return Options{}, "", fmt.Errorf("kserve: %w", err)
-	}
-	var o Options
-	q := u.Query()
-	var errs []error
-	durations := map[string]*time.Duration{"timeout": &o.Timeout, "backoff": &o.Backoff, "max_backoff": &o.MaxBackoff}
-	for k, vs := range q {
-		v := vs[len(vs)-1]
-		var err error
-		switch {
-		case durations[k] != nil:
-			*durations[k], err = time.ParseDuration(v)
-		case k == "attempts":
-			o.Attempts, err = strconv.Atoi(v)
-		case k == "burst":
-			o.Burst, err = strconv.Atoi(v)
-		case k == "rps":
-			o.RPS, err = strconv.ParseFloat(v, 64)
-		case k == "output":
-			o.Output = v
-		default:
-			err = errors.New("unknown option")
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("kserve: model URL option %s=%q: %w", k, v, err))
-		}
-	}
-	u.RawQuery = ""
-	return o, u.String(), errors.Join(errs...)
-}
-
-// StatusError is a response with a status other than 200.
-type StatusError struct {
-	// Code is the HTTP status.
-	Code int
-	// Message is the response's error message (or the start of its body).
-	Message string
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("status %d: %s", e.Code, e.Message)
-}
-
-// retryable reports whether the status is worth retrying.
-func (e *StatusError) retryable() bool {
-	switch e.Code {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
-
-// ErrBadResponse is returned (wrapped) for a response that does not hold the scores.
-var ErrBadResponse = errors.New("bad inference response")
 
 // Client is a model on a KServe v2 server; it implements score.Model and is safe for
 // concurrent use.
@@ -291,31 +187,6 @@ func (c *Client) post(ctx context.Context, body []byte, n int) ([]float32, error
 	return c.scores(b, n)
 }
 
-// statusError describes a failed response; it carries Retry-After for backoff.
-func statusError(resp *http.Response, body []byte) error {
-	var er ErrorResponse
-	msg := strings.TrimSpace(string(body))
-	if json.Unmarshal(body, &er) == nil && er.Error != "" {
-		msg = er.Error
-	}
-	if len(msg) > 200 {
-		msg = msg[:200] + "..."
-	}
-	se := &StatusError{Code: resp.StatusCode, Message: msg}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		return &retryAfterError{StatusError: se, after: time.Duration(s) * time.Second}
-	}
-	return se
-}
-
-// retryAfterError is a StatusError whose response asked to wait before retrying.
-type retryAfterError struct {
-	*StatusError
-	after time.Duration
-}
-
-func (e *retryAfterError) Unwrap() error { return e.StatusError }
-
 // scores reads the n scores of a response body.
 func (c *Client) scores(body []byte, n int) ([]float32, error) {
 	var resp InferResponse
@@ -373,7 +244,8 @@ func (c *Client) backoff(attempt int, last error) time.Duration {
 	return min(d, c.opts.MaxBackoff)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// sleep waits d or until ctx is done; tests replace it to see the waits without waiting.
+var sleep = func(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,14 +43,14 @@ func (lengthModel) Predict(_ context.Context, batch []score.Features) ([]float32
 func (lengthModel) Close() error { return nil }
 
 // server is a KServe v2 server (kserve.Handler) behind a fault injector: the first failFirst
-// requests get failStatus (all of them when failFirst < 0), and requests slower than delay
-// time out at the client.
+// requests get failStatus (all of them when failFirst < 0), and with stall the first request
+// gets no answer until the client gives up on it.
 type server struct {
 	*httptest.Server
 	failFirst  int64
 	failStatus int
 	retryAfter string
-	delay      time.Duration
+	stall      bool
 
 	mu       sync.Mutex
 	requests []time.Time
@@ -75,8 +77,16 @@ func newServer(t *testing.T, configure func(*server)) *server {
 			fmt.Fprintf(w, `{"error":"injected failure %d"}`, n)
 			return
 		}
-		if s.delay > 0 && n == 1 {
-			time.Sleep(s.delay)
+		if s.stall && n == 1 {
+			// Wait for the client's timeout to cancel the request: once the body is read, the
+			// server notices the closed connection. The limit only keeps a broken client from
+			// hanging the test.
+			io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
+			return
 		}
 		h.ServeHTTP(w, r)
 	}))
@@ -134,14 +144,15 @@ func TestRetries(t *testing.T) {
 	}{
 		{"503 twice, then success", func(s *server) { s.failFirst = 2 }, "backoff=1ms&attempts=4", 3, false},
 		{"429 with Retry-After, capped by max_backoff", func(s *server) { s.failFirst, s.failStatus, s.retryAfter = 1, 429, "30" }, "backoff=1ms&max_backoff=20ms", 2, false},
-		{"a timed-out attempt is retried", func(s *server) { s.delay = 300 * time.Millisecond }, "timeout=50ms&backoff=1ms", 2, false},
+		{"a timed-out attempt is retried", func(s *server) { s.stall = true }, "timeout=50ms&backoff=1ms", 2, false},
 		{"400 is not retried", func(s *server) { s.failFirst, s.failStatus = 1, 400 }, "backoff=1ms", 1, true},
 		{"always 500: gives up after the last attempt", func(s *server) { s.failFirst, s.failStatus = -1, 500 }, "backoff=1ms&attempts=3", 3, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newServer(t, tt.configure)
-			start := time.Now()
+			waits, restore := kserve.RecordSleeps()
+			defer restore()
 			got, err := open(t, s.modelURL(tt.query)).Predict(context.Background(), batch)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Predict error = %v, want error %v", err, tt.wantErr)
@@ -156,8 +167,8 @@ func TestRetries(t *testing.T) {
 			if s.count() != tt.wantReqs {
 				t.Errorf("%d requests, want %d", s.count(), tt.wantReqs)
 			}
-			if time.Since(start) > 2*time.Second {
-				t.Errorf("took %s: backoff not capped", time.Since(start))
+			if w := waits(); len(w) != tt.wantReqs-1 || slices.Max(append(w, 0)) > 20*time.Millisecond {
+				t.Errorf("backoff waits %v: want one per retry (%d), each at most 20ms (max_backoff, or the 1ms backoff's jitter)", w, tt.wantReqs-1)
 			}
 		})
 	}
