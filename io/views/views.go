@@ -7,6 +7,8 @@ package views
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,6 +62,17 @@ type Spec struct {
 	Metrics []Metric
 }
 
+// Index returns the position of the metric called name in s.Metrics (the order the
+// transforms keep a row's counts in), or -1.
+func (s Spec) Index(name string) int {
+	for i, m := range s.Metrics {
+		if m.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // Metric returns the metric called name and whether the view has it.
 func (s Spec) Metric(name string) (Metric, bool) {
 	for _, m := range s.Metrics {
@@ -70,14 +83,21 @@ func (s Spec) Metric(name string) (Metric, bool) {
 	return Metric{}, false
 }
 
+// Window lengths of the views: the event-time views count minutes, sessions count in the hour
+// of their first event.
+const (
+	MinuteWindow  = time.Minute
+	SessionWindow = time.Hour
+)
+
 var specs = []Spec{
-	{Name: PageViews, Key: "url", Window: time.Minute, Metrics: []Metric{
+	{Name: PageViews, Key: "url", Window: MinuteWindow, Metrics: []Metric{
 		{MetricViews, true}, {MetricVisitors, false}}},
-	{Name: CountryActivity, Key: "country", Window: time.Minute, Metrics: []Metric{
+	{Name: CountryActivity, Key: "country", Window: MinuteWindow, Metrics: []Metric{
 		{MetricEvents, true}, {MetricPageviews, true}, {MetricClicks, true}, {MetricPosts, true}, {MetricFlagged, true}}},
-	{Name: CategoryActivity, Key: "category", Window: time.Minute, Metrics: []Metric{
+	{Name: CategoryActivity, Key: "category", Window: MinuteWindow, Metrics: []Metric{
 		{MetricEvents, true}, {MetricFlagged, true}}},
-	{Name: Sessions, Key: "country", Window: time.Hour, Metrics: []Metric{
+	{Name: Sessions, Key: "country", Window: SessionWindow, Metrics: []Metric{
 		{MetricSessions, true}, {MetricEvents, true}, {MetricDuration, true}}},
 }
 
@@ -106,6 +126,27 @@ type Row struct {
 	WindowEnd   time.Time
 	Metrics     map[string]int64
 	Layer       Layer
+}
+
+// rowKeySep separates the parts of a row key; the key comes last because it is the only part
+// that may contain anything.
+const rowKeySep = "\x1f"
+
+// RowKey names the row of view whose window starts at start and whose key is key, in one
+// string (view, window start in Unix ms, key), for the transforms that group by row.
+func RowKey(view string, start time.Time, key string) string {
+	return view + rowKeySep + strconv.FormatInt(start.UnixMilli(), 10) + rowKeySep + key
+}
+
+// ParseRowKey returns the parts of a row key made by RowKey.
+func ParseRowKey(k string) (view string, start time.Time, key string, err error) {
+	view, rest, ok1 := strings.Cut(k, rowKeySep)
+	ms, key, ok2 := strings.Cut(rest, rowKeySep)
+	n, perr := strconv.ParseInt(ms, 10, 64)
+	if !ok1 || !ok2 || perr != nil {
+		return "", time.Time{}, "", fmt.Errorf("views: bad row key %q", k)
+	}
+	return view, time.UnixMilli(n).UTC(), key, nil
 }
 
 // ID identifies r in its layer: its view, key and window start.

@@ -63,12 +63,7 @@ func sum(m map[string]int64) int64 {
 }
 
 func report(res beam.PipelineResult) Report {
-	counts := map[string]int64{}
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Namespace() == "beamline" {
-			counts[c.Name()] += c.Result()
-		}
-	}
+	counts := jobrun.Counters(res)
 	rep := Report{Read: counts["read"], Processed: counts["processed"], Duplicates: counts["duplicates"],
 		Context: counts["context"], SessionsAtHorizon: counts["sessions_at_horizon"],
 		LakeBytes: counts["lake_bytes"], CorruptFiles: counts["corrupt_files"], CorruptBytes: counts["corrupt_bytes"],

@@ -268,12 +268,13 @@ func checkDeadLettersOnce(t *testing.T, dir string, records [][]byte, archived m
 // independent reference: nothing lost and nothing counted twice; every garbage record is in
 // the dead letters.
 func TestCrashAndWarmRestart(t *testing.T) {
-	crashAndRestart(t, newPubsubQueue(t))
+	crashAndRestart(t, newPubsubQueue(t), 12000)
 }
 
-// crashAndRestart runs the crash test of TestCrashAndWarmRestart over q.
-func crashAndRestart(t *testing.T, q queue) {
-	c := newCrash(t, q, carried(t, q, clickstream(12000, 33, crashStart)))
+// crashAndRestart runs the crash test of TestCrashAndWarmRestart over q, on a stream of n
+// records (at least 6,000: the job is killed once its windows pass 10:05, the 3,000th record).
+func crashAndRestart(t *testing.T, q queue, n int) {
+	c := newCrash(t, q, carried(t, q, clickstream(n, 33, crashStart)))
 	pub := publish(t, q, c.records, 300, 500*time.Millisecond)
 	first := startProcess(t, c.bin, filepath.Join(c.dir, "first.log"), jobArgs(c.cfg))
 	// Kill it once it has written a quarter of the stream's windows, mid-stream.

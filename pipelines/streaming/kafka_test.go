@@ -37,6 +37,7 @@ func (q kafkaQueue) Carries([]byte) bool                       { return true }
 // independent reference, the group's committed offsets reach every partition's end, and every
 // garbage record is in the dead letters.
 func TestKafkaSpeedViewsMatchReference(t *testing.T) {
+	t.Parallel() // Kafka's tests need no process environment: they run beside each other
 	q := newKafkaQueue(t, 3)
 	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	day := start.Truncate(24 * time.Hour)
@@ -76,9 +77,11 @@ func TestKafkaSpeedViewsMatchReference(t *testing.T) {
 // TestKafkaCrashAndWarmRestart is TestCrashAndWarmRestart over a Kafka topic of three
 // partitions: the job is killed with SIGKILL mid-stream and restarted with the same flags; it
 // resumes from the committed offsets, replays the archive's tail, and the final views equal
-// the reference with every offset committed.
+// the reference with every offset committed. Half of TestCrashAndWarmRestart's stream: the
+// harness is the same, and the suite's time counts.
 func TestKafkaCrashAndWarmRestart(t *testing.T) {
-	crashAndRestart(t, newKafkaQueue(t, 3))
+	t.Parallel()
+	crashAndRestart(t, newKafkaQueue(t, 3), 6000)
 }
 
 // TestKafkaStagesMatchReference runs the streaming job as its three stages (subprocesses, each
@@ -89,6 +92,7 @@ func TestKafkaCrashAndWarmRestart(t *testing.T) {
 // independent reference, every group's offsets are committed to every partition's end, and the
 // garbage is in the dead letters once.
 func TestKafkaStagesMatchReference(t *testing.T) {
+	t.Parallel()
 	bin := buildJob(t)
 	dir := t.TempDir()
 	c := kafkatest.Start(t, 3, "ingested", "scored")

@@ -89,7 +89,7 @@ func TestSQSSpeedViewsMatchReference(t *testing.T) {
 // once its visibility timeout expires, the restart replays the archive's tail, and the final
 // views equal the reference with every message deleted.
 func TestSQSCrashAndWarmRestart(t *testing.T) {
-	crashAndRestart(t, newSQSQueue(t))
+	crashAndRestart(t, newSQSQueue(t), 6000)
 }
 
 // TestSQSMissingQueueFailsFast: a job whose queue does not exist fails at once, with an

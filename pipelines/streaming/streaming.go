@@ -223,7 +223,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.NotRun = true
 		return rep, nil
 	}
-	rep.Counters = counters(res)
+	rep.Counters = jobrun.Counters(res)
 	return rep, nil
 }
 
@@ -279,17 +279,6 @@ type discardFn struct {
 func (f *discardFn) ProcessElement(timers.Provider, int, int) {}
 
 func (f *discardFn) OnTimer(context.Context, timers.Provider, int, timers.Context) {}
-
-// counters reads the job's counters of namespace "beamline".
-func counters(res beam.PipelineResult) map[string]int64 {
-	out := map[string]int64{}
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Namespace() == "beamline" {
-			out[c.Name()] += c.Result()
-		}
-	}
-	return out
-}
 
 // stage returns the stage that ran, StageAll when none is set.
 func (r Report) stage() string {

@@ -26,8 +26,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -37,15 +35,13 @@ import (
 
 	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
+	_ "github.com/beamline/beamline/io/views/rowcoder" // the coder of the rows Views and Speed emit
 	"github.com/beamline/beamline/transforms/bucket"
 	"github.com/beamline/beamline/transforms/scope"
 )
 
 // SessionGap is the inactivity that ends a session.
 const SessionGap = 30 * time.Minute
-
-// keySep separates the view name from the row key in combine keys.
-const keySep = "\x1f"
 
 func init() {
 	register.Function2x0[event.Event, func(string, Acc)](minuteContributions)
@@ -87,25 +83,36 @@ func rows(s beam.Scope, layer views.Layer, contributions beam.PCollection) beam.
 	return beam.ParDo(s, &toRowFn{Layer: string(layer)}, sums)
 }
 
-// Metric positions in Acc.Counts, in the order of views.Spec.Metrics.
-const (
-	pvViews = 0
+// Metric positions in Acc.Counts: the order of views.Spec.Metrics, which the schema owns.
+var (
+	pvViews = metricIndex(views.PageViews, views.MetricViews)
 
-	caEvents, caPageviews, caClicks, caPosts, caFlagged = 0, 1, 2, 3, 4
+	caEvents    = metricIndex(views.CountryActivity, views.MetricEvents)
+	caPageviews = metricIndex(views.CountryActivity, views.MetricPageviews)
+	caClicks    = metricIndex(views.CountryActivity, views.MetricClicks)
+	caPosts     = metricIndex(views.CountryActivity, views.MetricPosts)
+	caFlagged   = metricIndex(views.CountryActivity, views.MetricFlagged)
 
-	catEvents, catFlagged = 0, 1
+	catEvents  = metricIndex(views.CategoryActivity, views.MetricEvents)
+	catFlagged = metricIndex(views.CategoryActivity, views.MetricFlagged)
 
-	seSessions, seEvents, seDuration = 0, 1, 2
+	seSessions = metricIndex(views.Sessions, views.MetricSessions)
+	seEvents   = metricIndex(views.Sessions, views.MetricEvents)
+	seDuration = metricIndex(views.Sessions, views.MetricDuration)
 )
 
-// rowKey names a row: view, window start (Unix ms) and key, separated by keySep. The key comes
-// last because it is the only part that may contain anything.
-func rowKey(view string, start time.Time, key string) string {
-	return view + keySep + strconv.FormatInt(start.UnixMilli(), 10) + keySep + key
+// metricIndex returns the position of metric in view's counts; the schema has it.
+func metricIndex(view, metric string) int {
+	spec, _ := views.Lookup(view)
+	i := spec.Index(metric)
+	if i < 0 {
+		panic("aggregate: view " + view + " has no metric " + metric)
+	}
+	return i
 }
 
 func minuteContributions(e event.Event, emit func(string, Acc)) {
-	minute := e.Time.Truncate(time.Minute)
+	minute := e.Time.Truncate(views.MinuteWindow)
 	flagged := int64(0)
 	if e.Flagged {
 		flagged = 1
@@ -117,16 +124,16 @@ func minuteContributions(e event.Event, emit func(string, Acc)) {
 		country.Counts[caPageviews] = 1
 		pv := Acc{Counts: make([]int64, 2), Users: []string{e.UserID}}
 		pv.Counts[pvViews] = 1
-		emit(rowKey(views.PageViews, minute, e.URL), pv)
+		emit(views.RowKey(views.PageViews, minute, e.URL), pv)
 	case event.TypeClick:
 		country.Counts[caClicks] = 1
 	case event.TypePost:
 		country.Counts[caPosts] = 1
 	}
-	emit(rowKey(views.CountryActivity, minute, e.Country), country)
+	emit(views.RowKey(views.CountryActivity, minute, e.Country), country)
 	category := Acc{Counts: make([]int64, 2)}
 	category.Counts[catEvents], category.Counts[catFlagged] = 1, flagged
-	emit(rowKey(views.CategoryActivity, minute, e.Category), category)
+	emit(views.RowKey(views.CategoryActivity, minute, e.Category), category)
 }
 
 // bundleSumFn sums the minute contributions of a whole bundle in memory and emits them when
@@ -221,7 +228,7 @@ func splitSessions(all []point, owned scope.Range, emit func(string, Acc)) {
 		acc := Acc{Counts: make([]int64, 3)}
 		acc.Counts[seSessions], acc.Counts[seEvents], acc.Counts[seDuration] = 1, int64(i-start), (last.TimeMs-first.TimeMs)/1000
 		hour := time.UnixMilli(first.TimeMs).UTC().Truncate(time.Hour)
-		emit(rowKey(views.Sessions, hour, first.Country), acc)
+		emit(views.RowKey(views.Sessions, hour, first.Country), acc)
 		start = i
 	}
 }
@@ -338,11 +345,9 @@ func (f *toRowFn) ProcessElement(key string, acc Acc, emit func(views.Row)) erro
 
 // rowOf returns the row of layer that the row key key and its sum acc make.
 func rowOf(layer views.Layer, key string, acc Acc) (views.Row, error) {
-	view, rest, ok1 := strings.Cut(key, keySep)
-	startMs, k, ok2 := strings.Cut(rest, keySep)
+	view, start, k, err := views.ParseRowKey(key)
 	spec, known := views.Lookup(view)
-	ms, err := strconv.ParseInt(startMs, 10, 64)
-	if !ok1 || !ok2 || !known || err != nil {
+	if err != nil || !known {
 		return views.Row{}, fmt.Errorf("aggregate: bad row key %q", key)
 	}
 	metrics := make(map[string]int64, len(spec.Metrics))
@@ -356,6 +361,5 @@ func rowOf(layer views.Layer, key string, acc Acc) (views.Row, error) {
 			metrics[m.Name] = 0
 		}
 	}
-	start := time.UnixMilli(ms).UTC()
 	return views.Row{View: view, Key: k, WindowStart: start, WindowEnd: start.Add(spec.Window), Metrics: metrics, Layer: layer}, nil
 }

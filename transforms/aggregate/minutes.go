@@ -6,8 +6,6 @@ import (
 	"errors"
 	"reflect"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -231,7 +229,7 @@ func (f *minuteFn) merge(ctx context.Context, sp state.Provider, clock int64) (o
 	for _, in := range pending {
 		for i, k := range in.Keys {
 			if f.closed(k, clock) {
-				if strings.HasPrefix(k, views.CountryActivity+keySep) {
+				if view, _, _, _ := views.ParseRowKey(k); view == views.CountryActivity {
 					late += in.Accs[i].Counts[caEvents] // every event contributes to one country row
 				}
 				continue
@@ -260,15 +258,8 @@ func (f *minuteFn) closed(k string, clock int64) bool {
 
 // closesAt is when the window of row key k closes: its end plus the allowed lateness.
 func (f *minuteFn) closesAt(k string) int64 {
-	return windowStartMs(k) + time.Minute.Milliseconds() + f.LatenessMs
-}
-
-// windowStartMs returns the window start of a row key (keys are made by rowKey).
-func windowStartMs(k string) int64 {
-	_, rest, _ := strings.Cut(k, keySep)
-	ms, _, _ := strings.Cut(rest, keySep)
-	v, _ := strconv.ParseInt(ms, 10, 64)
-	return v
+	_, start, _, _ := views.ParseRowKey(k) // keys are made by views.RowKey
+	return start.Add(views.MinuteWindow).UnixMilli() + f.LatenessMs
 }
 
 // keep stores the rows still open at clock and sets the gc timer for the first of them to

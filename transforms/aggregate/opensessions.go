@@ -174,7 +174,7 @@ func (f *sessionFn) emitFinal(sessions []openSession, now int64, emit func(strin
 		if s.First.TimeMs >= f.FromMs {
 			acc := Acc{Counts: make([]int64, 3)}
 			acc.Counts[seSessions], acc.Counts[seEvents], acc.Counts[seDuration] = 1, s.Events, (s.LastMs-s.First.TimeMs)/1000
-			emit(rowKey(views.Sessions, time.UnixMilli(s.First.TimeMs).UTC().Truncate(time.Hour), s.First.Country), acc)
+			emit(views.RowKey(views.Sessions, time.UnixMilli(s.First.TimeMs).UTC().Truncate(time.Hour), s.First.Country), acc)
 		}
 		frontier = s.LastMs
 	}

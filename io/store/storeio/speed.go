@@ -3,7 +3,6 @@ package storeio
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -74,7 +73,7 @@ func UpsertSpeed(s beam.Scope, url string, opts SpeedOptions, rows beam.PCollect
 
 // rowID keys a row by view, key and window start.
 func rowID(r views.Row) (string, views.Row) {
-	return r.View + "\x1f" + strconv.FormatInt(r.WindowStart.UnixMilli(), 10) + "\x1f" + r.Key, r
+	return views.RowKey(r.View, r.WindowStart, r.Key), r
 }
 
 // speedFn writes the versions of speed rows that are larger than the ones written before.
@@ -116,9 +115,9 @@ func (f *speedFn) ProcessElement(ctx context.Context, sp state.Provider, tp time
 // and the one that forgets the row once it can no longer change.
 func (f *speedFn) setTimers(tp timers.Provider, row views.Row) {
 	keep := 24 * time.Hour
-	if row.WindowEnd.Sub(row.WindowStart) == time.Minute {
+	if row.WindowEnd.Sub(row.WindowStart) == views.MinuteWindow {
 		f.Timer.Set(tp, row.WindowEnd, timers.WithTag(tagWatermark))
-		keep = time.Duration(f.LatenessMs)*time.Millisecond + time.Minute
+		keep = time.Duration(f.LatenessMs)*time.Millisecond + views.MinuteWindow
 	}
 	f.Timer.Set(tp, row.WindowEnd.Add(keep), timers.WithTag(tagGC), timers.WithNoOutputTimestamp())
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/beamline/beamline/io/store"
 	"github.com/beamline/beamline/io/views"
+	_ "github.com/beamline/beamline/io/views/rowcoder" // the coder of the rows written
 )
 
 // batchSize is how many rows one store call writes.

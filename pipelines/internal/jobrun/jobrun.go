@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 )
 
@@ -136,4 +137,15 @@ func JobOptions(name string, experiments ...string) (job string, restore func())
 	}
 	*jobopts.Experiments = strings.Join(have, ",")
 	return *jobopts.JobName, func() { *jobopts.JobName, *jobopts.Experiments = oldName, oldExp }
+}
+
+// Counters returns the job's counters of namespace "beamline", summed by name over steps.
+func Counters(res beam.PipelineResult) map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Namespace() == "beamline" {
+			out[c.Name()] += c.Result()
+		}
+	}
+	return out
 }
