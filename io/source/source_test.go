@@ -37,3 +37,16 @@ func TestValidate(t *testing.T) {
 		t.Error("malformed URL: no error")
 	}
 }
+
+// FuzzMessageCoder: no input makes the message decoder panic, and what it decodes encodes to
+// bytes that decode to the same message.
+func FuzzMessageCoder(f *testing.F) {
+	f.Add(encodeMessage(Message{Data: []byte(`{"a":1}`), Source: "s/1", AckID: "ack"}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if m, err := decodeMessage(b); err == nil {
+			if back, err := decodeMessage(encodeMessage(m)); err != nil || !cmp.Equal(m, back, cmpopts.EquateEmpty()) {
+				t.Errorf("message %+v came back as %+v (%v)", m, back, err)
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestCoderRoundTrip(t *testing.T) {
@@ -66,4 +67,16 @@ func TestTrackerEnds(t *testing.T) {
 	if bad.TryClaim(int64(2)) || bad.GetError() == nil {
 		t.Error("a claim below the last one was accepted")
 	}
+}
+
+// FuzzCoder: no input makes the restriction decoder panic, and what it decodes round-trips.
+func FuzzCoder(f *testing.F) {
+	f.Add(encode(Restriction{Start: 3, End: Unbounded, AckIDs: []string{"a", "b"}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := decode(b); err == nil {
+			if back, err := decode(encode(r)); err != nil || !cmp.Equal(r, back, cmpopts.EquateEmpty()) {
+				t.Errorf("restriction %+v came back as %+v (%v)", r, back, err)
+			}
+		}
+	})
 }

@@ -37,3 +37,15 @@ func TestEstimator(t *testing.T) {
 		t.Errorf("state round trip: %+v, %v; want %+v", got, err, e.State)
 	}
 }
+
+// FuzzCoder: no input makes the state decoder panic, and what it decodes round-trips.
+func FuzzCoder(f *testing.F) {
+	f.Add(encode(State{Watermark: -5, MaxSeen: 1764000000000, IdleSince: 0}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if s, err := decode(b); err == nil {
+			if back, err := decode(encode(s)); err != nil || back != s {
+				t.Errorf("state %+v came back as %+v (%v)", s, back, err)
+			}
+		}
+	})
+}
