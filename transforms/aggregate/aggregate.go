@@ -245,21 +245,15 @@ type pointBatch struct {
 // bucketPointsFn collects the session points of a bundle into one batch per bucket of the user.
 // Prism's cost is per element, so one element per bucket and bundle instead of one per event.
 type bucketPointsFn struct {
-	batches map[int]*pointBatch
+	batches bucket.Batches[int, pointBatch]
 }
 
 func (f *bucketPointsFn) StartBundle(_ func(int, pointBatch)) {
-	f.batches = map[int]*pointBatch{}
+	f.batches = bucket.Batches[int, pointBatch]{}
 }
 
 func (f *bucketPointsFn) ProcessElement(e event.Event, _ func(int, pointBatch)) {
-	k := userBucket(e.UserID)
-	b, ok := f.batches[k]
-	if !ok {
-		b = &pointBatch{}
-		f.batches[k] = b
-	}
-	b.add(e)
+	f.batches.Get(userBucket(e.UserID)).add(e)
 }
 
 // userBucket returns the bucket of a user.

@@ -103,20 +103,15 @@ func (f *bucketSumFn) ProcessElement(e event.Event, _ func(beam.EventTime, int, 
 }
 
 func (f *bucketSumFn) FinishBundle(emit func(beam.EventTime, int, rowSums)) {
-	batches := map[int]*rowSums{}
+	batches := bucket.Batches[int, rowSums]{}
 	earliest := map[int]time.Time{}
 	for k, sum := range f.sums {
 		n := bucket.Of(k, minuteBuckets)
-		b, ok := batches[n]
-		if !ok {
-			b = &rowSums{}
-			batches[n] = b
+		b := batches.Get(n)
+		if e, ok := earliest[n]; !ok || sum.earliest.Before(e) {
 			earliest[n] = sum.earliest
 		}
 		b.Keys, b.Accs = append(b.Keys, k), append(b.Accs, sum.acc)
-		if sum.earliest.Before(earliest[n]) {
-			earliest[n] = sum.earliest
-		}
 	}
 	for n, b := range batches {
 		emit(mtime.FromTime(earliest[n]), n, *b)

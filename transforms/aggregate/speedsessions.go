@@ -15,6 +15,7 @@ import (
 
 	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
+	"github.com/beamline/beamline/transforms/bucket"
 )
 
 func init() {
@@ -85,7 +86,7 @@ func decodePoints(b []byte) (pointList, error) {
 // user and minute of event time, each at its earliest point's time: one element per bucket,
 // minute and bundle instead of one per event, since Prism's cost is per element.
 type minutePointsFn struct {
-	batches map[bucketMinute]*pointBatch
+	batches bucket.Batches[bucketMinute, pointBatch]
 }
 
 // bucketMinute is a bucket of users and a minute of event time (Unix minutes).
@@ -95,17 +96,12 @@ type bucketMinute struct {
 }
 
 func (f *minutePointsFn) StartBundle(_ func(beam.EventTime, int, pointBatch)) {
-	f.batches = map[bucketMinute]*pointBatch{}
+	f.batches = bucket.Batches[bucketMinute, pointBatch]{}
 }
 
 func (f *minutePointsFn) ProcessElement(e event.Event, _ func(beam.EventTime, int, pointBatch)) {
 	k := bucketMinute{bucket: userBucket(e.UserID), minute: e.Time.UnixMilli() / time.Minute.Milliseconds()}
-	b, ok := f.batches[k]
-	if !ok {
-		b = &pointBatch{}
-		f.batches[k] = b
-	}
-	b.add(e)
+	f.batches.Get(k).add(e)
 }
 
 func (f *minutePointsFn) FinishBundle(emit func(beam.EventTime, int, pointBatch)) {

@@ -12,3 +12,17 @@ func Of(key string, n int) int {
 	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(n))
 }
+
+// Batches collects the elements of a bundle into one batch per key, for the DoFns that emit a
+// batch per key and bundle instead of an element per event.
+type Batches[K comparable, B any] map[K]*B
+
+// Get returns the batch of k, created empty on first use.
+func (bs Batches[K, B]) Get(k K) *B {
+	b, ok := bs[k]
+	if !ok {
+		b = new(B)
+		bs[k] = b
+	}
+	return b
+}

@@ -26,3 +26,14 @@ func TestOf(t *testing.T) {
 		t.Errorf("Of(u-1, 65536) = %#x, want 0x1102: the hash changed", got)
 	}
 }
+
+// TestBatches: Get creates a key's batch once and returns the same one after.
+func TestBatches(t *testing.T) {
+	bs := Batches[int, []string]{}
+	*bs.Get(1) = append(*bs.Get(1), "a")
+	*bs.Get(1) = append(*bs.Get(1), "b")
+	*bs.Get(2) = append(*bs.Get(2), "c")
+	if len(bs) != 2 || len(*bs[1]) != 2 || (*bs[2])[0] != "c" {
+		t.Errorf("batches %v", bs)
+	}
+}

@@ -56,18 +56,19 @@ const buckets = 256
 type bucketFn struct {
 	DecideOnly time.Time
 
-	batches map[int]*event.Batch
+	batches bucket.Batches[int, event.Batch]
 }
 
 func (f *bucketFn) StartBundle(_ func(int, event.Batch)) {
-	f.batches = map[int]*event.Batch{}
+	f.batches = bucket.Batches[int, event.Batch]{}
 }
 
 func (f *bucketFn) ProcessElement(e event.Event, _ func(int, event.Batch)) {
 	if e.Time.Before(f.DecideOnly) {
 		e = event.Event{ID: e.ID, Time: e.Time}
 	}
-	addToBucket(f.batches, bucket.Of(e.ID, buckets), e)
+	b := f.batches.Get(bucket.Of(e.ID, buckets))
+	b.Events = append(b.Events, e)
 }
 
 func (f *bucketFn) FinishBundle(emit func(int, event.Batch)) {

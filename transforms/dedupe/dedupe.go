@@ -109,15 +109,16 @@ func Stateful(s beam.Scope, opts Options, events beam.PCollection) beam.PCollect
 // streamBucketFn collects the events of a bundle into one batch per bucket of their ID, each
 // timestamped with its earliest event.
 type streamBucketFn struct {
-	batches map[int]*event.Batch
+	batches bucket.Batches[int, event.Batch]
 }
 
 func (f *streamBucketFn) StartBundle(_ func(beam.EventTime, int, event.Batch)) {
-	f.batches = map[int]*event.Batch{}
+	f.batches = bucket.Batches[int, event.Batch]{}
 }
 
 func (f *streamBucketFn) ProcessElement(e event.Event, _ func(beam.EventTime, int, event.Batch)) {
-	addToBucket(f.batches, bucket.Of(e.ID, statefulBuckets), e)
+	b := f.batches.Get(bucket.Of(e.ID, statefulBuckets))
+	b.Events = append(b.Events, e)
 }
 
 func (f *streamBucketFn) FinishBundle(emit func(beam.EventTime, int, event.Batch)) {
@@ -125,14 +126,4 @@ func (f *streamBucketFn) FinishBundle(emit func(beam.EventTime, int, event.Batch
 		emit(mtime.FromTime(earliestTime(b.Events)), k, *b)
 	}
 	f.batches = nil
-}
-
-// addToBucket appends e to the batch of bucket k.
-func addToBucket(batches map[int]*event.Batch, k int, e event.Event) {
-	b, ok := batches[k]
-	if !ok {
-		b = &event.Batch{}
-		batches[k] = b
-	}
-	b.Events = append(b.Events, e)
 }
