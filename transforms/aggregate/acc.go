@@ -2,11 +2,13 @@ package aggregate
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/beamline/beamline/internal/varcode"
 )
 
 // Acc is the accumulator of one view row: additive metrics summed in Counts (indexed like the
@@ -66,43 +68,30 @@ func encodeAcc(a Acc) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(a.Users)))
 	for _, u := range a.Users {
-		b = append(binary.AppendUvarint(b, uint64(len(u))), u...)
+		b = varcode.AppendString(b, u)
 	}
 	return b
 }
 
+var errAcc = errors.New("aggregate: bad accumulator encoding")
+
 func decodeAcc(b []byte) (Acc, error) {
-	var a Acc
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return a, fmt.Errorf("aggregate: bad accumulator encoding")
-	}
-	b = b[k:]
-	a.Counts = make([]int64, n)
+	d := varcode.NewDecoder(b)
+	a := Acc{Counts: make([]int64, d.Count())}
 	for i := range a.Counts {
-		v, k := binary.Varint(b)
-		if k <= 0 {
-			return a, fmt.Errorf("aggregate: bad accumulator encoding")
-		}
-		a.Counts[i], b = v, b[k:]
+		a.Counts[i] = d.Varint()
 	}
-	n, k = binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return a, fmt.Errorf("aggregate: bad accumulator encoding")
-	}
-	b = b[k:]
-	if n > 0 {
+	if n := d.Count(); n > 0 {
 		a.Users = make([]string, n)
 	}
 	for i := range a.Users {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l {
-			return a, fmt.Errorf("aggregate: bad accumulator encoding")
-		}
-		a.Users[i], b = string(b[k:k+int(l)]), b[k+int(l):]
+		a.Users[i] = d.String()
+	}
+	if d.Err() != nil {
+		return Acc{}, errAcc
 	}
 	if !sort.StringsAreSorted(a.Users) {
-		return a, fmt.Errorf("aggregate: accumulator users not sorted")
+		return Acc{}, fmt.Errorf("aggregate: accumulator users not sorted")
 	}
 	return a, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/beamline/beamline/internal/varcode"
 	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/bucket"
@@ -47,9 +48,8 @@ type rowSums struct {
 func encodeRowSums(r rowSums) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(r.Keys)))
 	for i, k := range r.Keys {
-		b = append(binary.AppendUvarint(b, uint64(len(k))), k...)
-		acc := encodeAcc(r.Accs[i])
-		b = append(binary.AppendUvarint(b, uint64(len(acc))), acc...)
+		b = varcode.AppendString(b, k)
+		b = varcode.AppendBytes(b, encodeAcc(r.Accs[i]))
 	}
 	return b
 }
@@ -57,32 +57,22 @@ func encodeRowSums(r rowSums) []byte {
 var errRowSums = errors.New("aggregate: bad row sums encoding")
 
 func decodeRowSums(b []byte) (rowSums, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return rowSums{}, errRowSums
-	}
-	b = b[k:]
+	d := varcode.NewDecoder(b)
+	n := d.Count()
 	r := rowSums{Keys: make([]string, n), Accs: make([]Acc, n)}
-	next := func() ([]byte, bool) {
-		m, k := binary.Uvarint(b)
-		if k <= 0 || m > uint64(len(b)-k) {
-			return nil, false
-		}
-		v := b[k : k+int(m)]
-		b = b[k+int(m):]
-		return v, true
-	}
 	for i := range r.Keys {
-		key, ok1 := next()
-		acc, ok2 := next()
-		if !ok1 || !ok2 {
+		r.Keys[i] = d.String()
+		acc := d.Slice()
+		if d.Err() != nil {
 			return rowSums{}, errRowSums
 		}
-		r.Keys[i] = string(key)
 		var err error
 		if r.Accs[i], err = decodeAcc(acc); err != nil {
 			return rowSums{}, err
 		}
+	}
+	if d.Err() != nil {
+		return rowSums{}, errRowSums
 	}
 	return r, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/beamline/beamline/internal/varcode"
 	"github.com/beamline/beamline/io/views"
 )
 
@@ -185,8 +186,8 @@ func encodeOpenSessions(o openSessions) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(o.Sessions)))
 	for _, s := range o.Sessions {
 		b = binary.AppendVarint(b, s.First.TimeMs)
-		b = append(binary.AppendUvarint(b, uint64(len(s.First.ID))), s.First.ID...)
-		b = append(binary.AppendUvarint(b, uint64(len(s.First.Country))), s.First.Country...)
+		b = varcode.AppendString(b, s.First.ID)
+		b = varcode.AppendString(b, s.First.Country)
 		b = binary.AppendVarint(b, s.LastMs)
 		b = binary.AppendVarint(b, s.Events)
 	}
@@ -196,15 +197,15 @@ func encodeOpenSessions(o openSessions) []byte {
 var errOpenSessions = errors.New("aggregate: bad open sessions encoding")
 
 func decodeOpenSessions(b []byte) (openSessions, error) {
-	d := newDecoder(b)
-	o := openSessions{Sessions: make([]openSession, d.count())}
+	d := varcode.NewDecoder(b)
+	o := openSessions{Sessions: make([]openSession, d.Count())}
 	for i := range o.Sessions {
 		s := &o.Sessions[i]
-		s.First.TimeMs = d.varint()
-		s.First.ID, s.First.Country = d.str(), d.str()
-		s.LastMs, s.Events = d.varint(), d.varint()
+		s.First.TimeMs = d.Varint()
+		s.First.ID, s.First.Country = d.String(), d.String()
+		s.LastMs, s.Events = d.Varint(), d.Varint()
 	}
-	if !d.ok {
+	if d.Err() != nil {
 		return openSessions{}, errOpenSessions
 	}
 	return o, nil

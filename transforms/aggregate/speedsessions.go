@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/beamline/beamline/internal/varcode"
 	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/transforms/bucket"
@@ -62,8 +63,8 @@ func encodePoints(l pointList) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(l.Points)))
 	for _, p := range l.Points {
 		b = binary.AppendVarint(b, p.TimeMs)
-		b = append(binary.AppendUvarint(b, uint64(len(p.ID))), p.ID...)
-		b = append(binary.AppendUvarint(b, uint64(len(p.Country))), p.Country...)
+		b = varcode.AppendString(b, p.ID)
+		b = varcode.AppendString(b, p.Country)
 	}
 	return b
 }
@@ -71,12 +72,12 @@ func encodePoints(l pointList) []byte {
 var errPoints = errors.New("aggregate: bad point list encoding")
 
 func decodePoints(b []byte) (pointList, error) {
-	d := newDecoder(b)
-	l := pointList{Points: make([]point, d.count())}
+	d := varcode.NewDecoder(b)
+	l := pointList{Points: make([]point, d.Count())}
 	for i := range l.Points {
-		l.Points[i] = point{TimeMs: d.varint(), ID: d.str(), Country: d.str()}
+		l.Points[i] = point{TimeMs: d.Varint(), ID: d.String(), Country: d.String()}
 	}
-	if !d.ok {
+	if d.Err() != nil {
 		return pointList{}, errPoints
 	}
 	return l, nil
