@@ -117,5 +117,5 @@ func (d *Decoder) Bytes() []byte {
 	return nil
 }
 
-// String reads a length-prefixed string.
-func (d *Decoder) String() string { return string(d.Slice()) }
+// Str reads a length-prefixed string (not String: a Decoder is no fmt.Stringer).
+func (d *Decoder) Str() string { return string(d.Slice()) }

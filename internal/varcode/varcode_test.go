@@ -15,13 +15,13 @@ func TestRoundTrip(t *testing.T) {
 	b = append(b, 7)
 	b = binary.LittleEndian.AppendUint32(b, 0xdeadbeef)
 	d := NewDecoder(b)
-	if s, bs, v, n, by, u := d.String(), d.Bytes(), d.Varint(), d.Count(), d.Byte(), d.Uint32(); s != "héllo" || string(bs) != "\x00\x01\x02" ||
+	if s, bs, v, n, by, u := d.Str(), d.Bytes(), d.Varint(), d.Count(), d.Byte(), d.Uint32(); s != "héllo" || string(bs) != "\x00\x01\x02" ||
 		v != -42 || n != 2 || by != 7 || u != 0xdeadbeef || d.Err() != nil || len(d.Rest()) != 0 {
 		t.Errorf("read %q %v %d %d %d %#x, err %v", s, bs, v, n, by, u, d.Err())
 	}
 	for cut := range len(b) - 1 {
 		d := NewDecoder(b[:cut])
-		d.String()
+		d.Str()
 		d.Bytes()
 		d.Varint()
 		d.Count()

@@ -38,7 +38,7 @@ func encodeEvent(e Event) []byte {
 
 func decodeEvent(b []byte) (Event, error) {
 	d := varcode.NewDecoder(b)
-	e := Event{ID: d.String(), Type: d.String(), UserID: d.String(), URL: d.String(), Country: d.String(), UserAgent: d.String(), Text: d.String(), Category: d.String()}
+	e := Event{ID: d.Str(), Type: d.Str(), UserID: d.Str(), URL: d.Str(), Country: d.Str(), UserAgent: d.Str(), Text: d.Str(), Category: d.Str()}
 	e.Time = time.UnixMilli(d.Varint()).UTC()
 	e.Flagged = d.Byte() == 1
 	e.Score = math.Float32frombits(d.Uint32())
@@ -53,7 +53,7 @@ func encodeRaw(r Raw) []byte {
 
 func decodeRaw(b []byte) (Raw, error) {
 	d := varcode.NewDecoder(b)
-	r := Raw{Bytes: d.Bytes(), Source: d.String(), Size: d.Varint()}
+	r := Raw{Bytes: d.Bytes(), Source: d.Str(), Size: d.Varint()}
 	return r, d.Err()
 }
 
@@ -67,7 +67,7 @@ func encodeDeadLetter(dl DeadLetter) []byte {
 
 func decodeDeadLetter(b []byte) (DeadLetter, error) {
 	d := varcode.NewDecoder(b)
-	dl := DeadLetter{Raw: d.Bytes(), Reason: d.String(), Detail: d.String(), Source: d.String()}
+	dl := DeadLetter{Raw: d.Bytes(), Reason: d.Str(), Detail: d.Str(), Source: d.Str()}
 	return dl, d.Err()
 }
 

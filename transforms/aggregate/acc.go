@@ -85,7 +85,7 @@ func decodeAcc(b []byte) (Acc, error) {
 		a.Users = make([]string, n)
 	}
 	for i := range a.Users {
-		a.Users[i] = d.String()
+		a.Users[i] = d.Str()
 	}
 	if d.Err() != nil {
 		return Acc{}, errAcc

@@ -61,7 +61,7 @@ func decodeRowSums(b []byte) (rowSums, error) {
 	n := d.Count()
 	r := rowSums{Keys: make([]string, n), Accs: make([]Acc, n)}
 	for i := range r.Keys {
-		r.Keys[i] = d.String()
+		r.Keys[i] = d.Str()
 		acc := d.Slice()
 		if d.Err() != nil {
 			return rowSums{}, errRowSums

@@ -202,7 +202,7 @@ func decodeOpenSessions(b []byte) (openSessions, error) {
 	for i := range o.Sessions {
 		s := &o.Sessions[i]
 		s.First.TimeMs = d.Varint()
-		s.First.ID, s.First.Country = d.String(), d.String()
+		s.First.ID, s.First.Country = d.Str(), d.Str()
 		s.LastMs, s.Events = d.Varint(), d.Varint()
 	}
 	if d.Err() != nil {

@@ -75,7 +75,7 @@ func decodePoints(b []byte) (pointList, error) {
 	d := varcode.NewDecoder(b)
 	l := pointList{Points: make([]point, d.Count())}
 	for i := range l.Points {
-		l.Points[i] = point{TimeMs: d.Varint(), ID: d.String(), Country: d.String()}
+		l.Points[i] = point{TimeMs: d.Varint(), ID: d.Str(), Country: d.Str()}
 	}
 	if d.Err() != nil {
 		return pointList{}, errPoints
