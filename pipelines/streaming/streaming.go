@@ -4,18 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 	"github.com/google/uuid"
 
-	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/source"
 	"github.com/beamline/beamline/pipelines/internal/jobrun"
 	"github.com/beamline/beamline/pipelines/internal/jobservice"
@@ -23,7 +19,6 @@ import (
 	"github.com/beamline/beamline/transforms/aggregate"
 	"github.com/beamline/beamline/transforms/dedupe"
 	"github.com/beamline/beamline/transforms/enrich"
-	"github.com/beamline/beamline/transforms/filter"
 	"github.com/beamline/beamline/transforms/score"
 )
 
@@ -151,19 +146,6 @@ func (c Config) metricsEvery() time.Duration {
 	return c.MetricsEvery
 }
 
-// Report is what a run did, from the job's metrics.
-type Report struct {
-	Job string
-	// Stage is the stage that ran (see Stages).
-	Stage    string
-	Plan     Plan
-	Counters map[string]int64
-	Elapsed  time.Duration
-	// NotRun is set when the runner only printed or saved the job (Dataflow's --dry_run or
-	// --template_location): nothing ran, and there are no counters.
-	NotRun bool
-}
-
 // Run runs the streaming job until cfg.RunFor has passed, ctx is done (both cancel the job
 // cleanly through the job service), or the source ends.
 func Run(ctx context.Context, cfg Config) (Report, error) {
@@ -250,76 +232,4 @@ func redact(raw string) string {
 		}
 	}
 	return raw
-}
-
-func init() {
-	register.Function1x2[int, int, int](keyCount)
-	register.DoFn3x0[timers.Provider, int, int](&discardFn{})
-}
-
-// consume gives the sinks' per-bundle counts a consumer in a stage of its own: on Prism a stage
-// whose output is finished before its bundle is (a sink that writes in FinishBundle) busy-waits
-// a core until the bundle ends (see storeio.WriteBatch). The consumer is a stateful DoFn with a
-// timer family, never set: Prism waits for a bundle's timer stream as for an output, which the
-// SDK closes when the bundle ends, whereas a stage with no output and no timers busy-waits for
-// the whole of each of its bundles (measured on v2.77: ~3.6M loop turns in 40 s at 20k events/s).
-func consume(s beam.Scope, counts ...beam.PCollection) {
-	s = s.Scope("consume")
-	beam.ParDo0(s, &discardFn{Timer: timers.InEventTime("never")}, beam.ParDo(s, keyCount, beam.Flatten(s, counts...)))
-}
-
-// keyCount keys a count for discardFn: one key, since the counts are only discarded.
-func keyCount(n int) (int, int) { return 0, n }
-
-// discardFn discards counts (see consume).
-type discardFn struct {
-	Timer timers.EventTime
-}
-
-func (f *discardFn) ProcessElement(timers.Provider, int, int) {}
-
-func (f *discardFn) OnTimer(context.Context, timers.Provider, int, timers.Context) {}
-
-// stage returns the stage that ran, StageAll when none is set.
-func (r Report) stage() string {
-	if r.Stage == "" {
-		return StageAll
-	}
-	return r.Stage
-}
-
-// Print writes the report: the stage's counts, then every counter.
-func (r Report) Print(w io.Writer) {
-	c := r.Counters
-	var filtered, dead int64
-	for _, n := range filter.Names {
-		filtered += c["filtered_"+n]
-	}
-	for _, reason := range event.Reasons {
-		dead += c["deadlettered_"+string(reason)]
-	}
-	if r.NotRun {
-		fmt.Fprintf(w, "job %s was not run: the runner only printed or saved it (dry run or template)\n", r.Job)
-		return
-	}
-	fmt.Fprintf(w, "job %s (stage %s) ran %s\n", r.Job, r.stage(), r.Elapsed.Round(time.Millisecond))
-	switch r.stage() {
-	case StageIngest:
-		fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d (events still in dedupe when the job stopped are in none)\n",
-			c["read"], c["processed"], filtered, c["duplicates"], dead)
-		fmt.Fprintf(w, "archived %d, acked %d, published %d\n", c["archived"], c["acked"], c["published"])
-	case StageScore:
-		fmt.Fprintf(w, "received %d, scored %d, flagged %d, dead-lettered %d, published %d, acked %d\n",
-			c["received"], c["scored"], c["flagged"], dead, c["published"], c["acked"])
-	case StageAggregate:
-		fmt.Fprintf(w, "received %d, processed %d, duplicates %d (delivered again by the topic), dead-lettered %d, acked %d (events still in dedupe or open windows when the job stopped are in none)\n",
-			c["received"], c["processed"], c["duplicates"], dead, c["acked"])
-		fmt.Fprintf(w, "rows written %d, superseded %d, late for sessions %d\n", c["rows_written"], c["rows_superseded"], c["late_sessions"])
-	default:
-		fmt.Fprintf(w, "read %d, processed %d, filtered %d, duplicates %d, dead-lettered %d (events still in dedupe or open windows when the job stopped are in none)\n",
-			c["read"], c["processed"], filtered, c["duplicates"], dead)
-		fmt.Fprintf(w, "archived %d, acked %d, rows written %d, superseded %d, late for sessions %d\n",
-			c["archived"], c["acked"], c["rows_written"], c["rows_superseded"], c["late_sessions"])
-	}
-	fmt.Fprintf(w, "counters: %s\n", jobrun.Counts(c, "%s=%d", " "))
 }
