@@ -4,7 +4,7 @@
 //
 // # Usage
 //
-//	go run ./serving --store=sqlite:///tmp/views.db --addr=127.0.0.1:8080 [--auth_token_file=FILE]
+//	go run ./serving --store=sqlite://out/views.db --addr=127.0.0.1:8080 [--auth_token_file=FILE]
 //
 // It logs (log/slog, to stderr) "listening" with the address once it accepts connections, and shuts
 // down gracefully on SIGINT or SIGTERM: it stops accepting, lets requests in flight finish (up to

@@ -5,7 +5,7 @@
 // database/sql drivers do:
 //
 //	import _ "github.com/beamline/beamline/io/store/sqlitestore"
-//	st, err := store.Open(ctx, "sqlite:///tmp/views.db")
+//	st, err := store.Open(ctx, "sqlite://out/views.db")
 //
 // Store is the portable type, as database/sql's DB is over database/sql/driver: it checks every
 // argument (contexts, run IDs, days, rows, layers), refuses writes to a store opened read-only

@@ -87,7 +87,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--lake is required (a directory, gs://bucket/path or s3://bucket/path)"))
 	}
 	if c.Store == "" {
-		errs = append(errs, errors.New("--store is required (for example sqlite:///tmp/views.db)"))
+		errs = append(errs, errors.New("--store is required (for example sqlite://out/views.db)"))
 	}
 	if c.DeadLetter == "" {
 		errs = append(errs, errors.New("--deadletter is required (a directory, gs:// or s3:// path)"))

@@ -2,7 +2,7 @@
 // lake, recomputes the authoritative views and publishes them to the view store as one run.
 //
 //	go run ./pipelines/batch --lake=testdata/lake --from=2026-11-20 --to=2026-11-21 \
-//	    --store=sqlite:///tmp/views.db --deadletter=/tmp/deadletter \
+//	    --store=sqlite://out/views.db --deadletter=out/deadletter \
 //	    --reference=testdata/reference/categories.csv --model=logreg://testdata/model/spam.json
 //
 // --model scores posts between enrichment and aggregation (transforms/score); without it the

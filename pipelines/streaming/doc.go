@@ -3,7 +3,7 @@
 // the view store up to date, window by window, with early, on-time and late panes.
 //
 //	go run ./pipelines/streaming --source='generator://?rate=200&dup=0.02&late=0.05&bad=0.01' \
-//	    --store=sqlite:///tmp/views.db --archive=/tmp/lake --deadletter=/tmp/deadletter \
+//	    --store=sqlite://out/views.db --archive=out/lake --deadletter=out/deadletter \
 //	    --reference=testdata/reference/categories.csv --run_for=5m
 //
 // It runs on Prism (embedded) unless --runner says otherwise. --run_for, or Ctrl-C, cancels

@@ -80,7 +80,7 @@ func (c Config) validateStage() []error {
 		}
 	}
 	out := setting{"--output_topic", c.OutputTopic != "", "the topic it publishes its events to, kafka://HOST:PORT/TOPIC or pubsub://projects/P/topics/T"}
-	store := setting{"--store", c.Store != "", "the view store, e.g. sqlite:///tmp/views.db"}
+	store := setting{"--store", c.Store != "", "the view store, e.g. sqlite://out/views.db"}
 	arch := setting{"--archive", c.Archive != "", "the raw archive: a directory, gs:// or s3:// path"}
 	model := setting{"--model", c.Model != "", "the ML model URL, e.g. logreg://testdata/model/spam.json"}
 	ingestOnly := []setting{{flag: "--reference", set: c.Reference != ""}, {flag: "--countries", set: len(c.Countries) > 0},

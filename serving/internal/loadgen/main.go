@@ -3,7 +3,7 @@
 //
 // # Usage
 //
-//	loadgen fill --store=sqlite:///tmp/views.db --day=2026-11-20 [--days=1] [--keys=50] [--sparse_keys=0] [--speed_hours=2]
+//	loadgen fill --store=sqlite://out/views.db --day=2026-11-20 [--days=1] [--keys=50] [--sparse_keys=0] [--speed_hours=2]
 //	loadgen run --base=http://127.0.0.1:18080 --day=2026-11-20 [--query=hour] [--keys=50] [--requests=50000] [--concurrency=32]
 //
 // fill writes one batch run with full days of rows for every view, --days of them ending with
