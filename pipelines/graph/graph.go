@@ -67,7 +67,7 @@ func Batch(s beam.Scope, cfg BatchConfig, raws beam.PCollection) Output {
 	prefixes := beam.CreateList(s, nonNil(cfg.Prefixes))
 	enriched := enrich.Categories(s, prefixes, mine)
 	scored, dead := scoreEvents(s, cfg.Score, enriched, dead)
-	return Output{Rows: aggregate.Views(s, views.Batch, cfg.Scope, beam.Flatten(s, scored, context)), DeadLetters: dead}
+	return Output{Rows: aggregate.Views(s, views.Batch, cfg.Scope, scored, context), DeadLetters: dead}
 }
 
 // ttlOrDefault returns ttl, or dedupe.DefaultTTL for 0.

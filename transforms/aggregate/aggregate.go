@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
@@ -44,22 +43,20 @@ import (
 const SessionGap = 30 * time.Minute
 
 func init() {
-	register.Function2x0[event.Event, func(string, Acc)](minuteContributions)
-	register.DoFn2x0[event.Event, func(beam.EventTime, string, Acc)](&bundleSumFn{})
-	register.Emitter3[beam.EventTime, string, Acc]()
-	register.Function2x1[Acc, Acc, Acc](merge)
-	register.DoFn3x1[string, Acc, func(views.Row), error](&toRowFn{})
-	register.Emitter2[string, Acc]()
+	register.DoFn3x1[int, func(*rowSums) bool, func(views.Row), error](&toRowsFn{})
+	register.Iter1[rowSums]()
 	register.Emitter1[views.Row]()
 	register.DoFn2x0[event.Event, func(int, pointBatch)](&bucketPointsFn{})
-	register.DoFn4x0[context.Context, int, func(*pointBatch) bool, func(string, Acc)](&sessionsFn{})
+	register.DoFn4x0[context.Context, int, func(*pointBatch) bool, func(beam.EventTime, int, rowSums)](&sessionsFn{})
 	register.Emitter2[int, pointBatch]()
 	register.Iter1[pointBatch]()
 }
 
 // Views computes every view of a batch run and returns a PCollection<views.Row> of the given
-// layer. events is a bounded PCollection<event.Event> in the global window: the run's kept
-// events and its context (package scope). The minute views count the events in cfg.Owned;
+// layer. events are bounded PCollection<event.Event>s in the global window: together, the
+// run's kept events and its context (package scope). They are taken apart rather than
+// flattened: on Prism a flatten is a stage boundary that every event would cross, while the
+// per-bundle sums and session batches made of each are few. The minute views count the events in cfg.Owned;
 // sessions are split over all events and emitted when their first event is in cfg.Owned, so
 // a session that crosses the edge of the range is counted whole, by the run of its first day.
 // Each row carries its own window (see the package doc).
@@ -67,20 +64,23 @@ func init() {
 // The run sees no event at or after cfg.Context.To (its horizon): a session that starts in
 // the range and whose last event is within SessionGap of the horizon may go on past it. Such
 // sessions are counted in the metric "sessions_at_horizon" (namespace "beamline").
-func Views(s beam.Scope, layer views.Layer, cfg scope.Config, events beam.PCollection) beam.PCollection {
-	owned := cfg.Owned
+func Views(s beam.Scope, layer views.Layer, cfg scope.Config, events ...beam.PCollection) beam.PCollection {
 	s = s.Scope("aggregate.Views")
-	if events.WindowingStrategy().Fn.Kind != window.GlobalWindows {
-		panic("aggregate.Views needs a bounded input in the global window; use Speed in streaming")
+	var perMinute, points []beam.PCollection
+	for _, in := range events {
+		if in.WindowingStrategy().Fn.Kind != window.GlobalWindows {
+			panic("aggregate.Views needs a bounded input in the global window; use Speed in streaming")
+		}
+		perMinute = append(perMinute, beam.ParDo(s, &bucketSumFn{Owned: cfg.Owned}, in))
+		points = append(points, beam.ParDo(s, &bucketPointsFn{}, in))
 	}
-	perMinute := beam.ParDo(s, &bundleSumFn{Owned: owned}, events)
-	return rows(s, layer, beam.Flatten(s, perMinute, sessions(s, cfg, events)))
+	return rows(s, layer, beam.Flatten(s, append(perMinute, sessions(s, cfg, beam.Flatten(s, points...)))...))
 }
 
-// rows sums contributions (PCollection<KV<string, Acc>>, keyed by row key) into view rows.
+// rows sums contributions (PCollection<KV<int, rowSums>>, keyed by bucket of the row key) into
+// view rows.
 func rows(s beam.Scope, layer views.Layer, contributions beam.PCollection) beam.PCollection {
-	sums := beam.CombinePerKey(s, merge, contributions)
-	return beam.ParDo(s, &toRowFn{Layer: string(layer)}, sums)
+	return beam.ParDo(s, &toRowsFn{Layer: string(layer)}, beam.GroupByKey(s, contributions))
 }
 
 // Metric positions in Acc.Counts: the order of views.Spec.Metrics, which the schema owns.
@@ -136,58 +136,28 @@ func minuteContributions(e event.Event, emit func(string, Acc)) {
 	emit(views.RowKey(views.CategoryActivity, minute, e.Category), category)
 }
 
-// bundleSumFn sums the minute contributions of a whole bundle in memory and emits them when
-// the bundle finishes, each at the earliest event time that contributed to it (so in its
-// minute's window, and never behind the watermark its events held). Only for input in the
-// global window: the sums are emitted in the global window. The SDK's own combiner lifting
-// keeps at most 2,000 keys per bundle and evicts at random, which on 300k events with ~60k
-// distinct row keys combined almost nothing; this cut the aggregation's shuffle to one element
-// per row key and bundle. The speed layer sums ahead of its windows for the same reason:
-// Prism keeps every element of an accumulating window until the window closes and re-sorts
-// them all at each firing.
-type bundleSumFn struct {
-	// Owned is the range of event time whose events count; the others are context.
-	Owned scope.Range
-
-	sums map[string]*stampedAcc
-}
-
 // stampedAcc is a sum and the earliest event time that contributed to it.
 type stampedAcc struct {
 	acc      Acc
 	earliest time.Time
 }
 
-func (f *bundleSumFn) StartBundle(_ func(beam.EventTime, string, Acc)) {
-	f.sums = map[string]*stampedAcc{}
-}
-
-func (f *bundleSumFn) ProcessElement(e event.Event, _ func(beam.EventTime, string, Acc)) {
-	if f.Owned.Contains(e.Time) {
-		addContributions(f.sums, e)
-	}
-}
-
 // addContributions adds the minute contributions of e to sums.
 func addContributions(sums map[string]*stampedAcc, e event.Event) {
-	minuteContributions(e, func(key string, acc Acc) {
-		old, ok := sums[key]
-		if !ok {
-			sums[key] = &stampedAcc{acc: acc, earliest: e.Time}
-			return
-		}
-		old.acc = merge(old.acc, acc)
-		if e.Time.Before(old.earliest) {
-			old.earliest = e.Time
-		}
-	})
+	minuteContributions(e, func(key string, acc Acc) { add(sums, key, acc, e.Time) })
 }
 
-func (f *bundleSumFn) FinishBundle(emit func(beam.EventTime, string, Acc)) {
-	for k, sum := range f.sums {
-		emit(mtime.FromTime(sum.earliest), k, sum.acc)
+// add adds acc, contributed at t, to the sum of key.
+func add(sums map[string]*stampedAcc, key string, acc Acc, t time.Time) {
+	old, ok := sums[key]
+	if !ok {
+		sums[key] = &stampedAcc{acc: acc, earliest: t}
+		return
 	}
-	f.sums = nil
+	old.acc = merge(old.acc, acc)
+	if t.Before(old.earliest) {
+		old.earliest = t
+	}
 }
 
 // point is what sessionization needs of an event.
@@ -198,17 +168,18 @@ type point struct {
 }
 
 // sessions returns one contribution per session that starts in cfg.Owned, PCollection<KV<
-// string, Acc>>. Points travel in batches per hash bucket of the user (see bucketPointsFn).
-func sessions(s beam.Scope, cfg scope.Config, events beam.PCollection) beam.PCollection {
+// string, Acc>>, from points in batches per hash bucket of the user (PCollection<KV<int,
+// pointBatch>>, see bucketPointsFn).
+func sessions(s beam.Scope, cfg scope.Config, points beam.PCollection) beam.PCollection {
 	s = s.Scope("sessions")
-	grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketPointsFn{}, events))
+	grouped := beam.GroupByKey(s, points)
 	return beam.ParDo(s, &sessionsFn{Owned: cfg.Owned, Horizon: cfg.Context.To}, grouped)
 }
 
 // splitSessions splits the events of one user into sessions and emits one contribution per
-// session whose first event is in owned. A session's first event is the earliest, ties broken
-// by the smallest event ID.
-func splitSessions(all []point, owned scope.Range, emit func(string, Acc)) {
+// session whose first event is in owned, with the time of that event. A session's first event
+// is the earliest, ties broken by the smallest event ID.
+func splitSessions(all []point, owned scope.Range, emit func(string, Acc, time.Time)) {
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].TimeMs != all[j].TimeMs {
 			return all[i].TimeMs < all[j].TimeMs
@@ -228,7 +199,7 @@ func splitSessions(all []point, owned scope.Range, emit func(string, Acc)) {
 		acc := Acc{Counts: make([]int64, 3)}
 		acc.Counts[seSessions], acc.Counts[seEvents], acc.Counts[seDuration] = 1, int64(i-start), (last.TimeMs-first.TimeMs)/1000
 		hour := time.UnixMilli(first.TimeMs).UTC().Truncate(time.Hour)
-		emit(views.RowKey(views.Sessions, hour, first.Country), acc)
+		emit(views.RowKey(views.Sessions, hour, first.Country), acc, time.UnixMilli(first.TimeMs))
 		start = i
 	}
 }
@@ -299,14 +270,16 @@ func (f *sessionsFn) Setup() {
 	f.atHorizon = beam.NewCounter("beamline", "sessions_at_horizon")
 }
 
-func (f *sessionsFn) ProcessElement(ctx context.Context, _ int, batches func(*pointBatch) bool, emit func(string, Acc)) {
+func (f *sessionsFn) ProcessElement(ctx context.Context, _ int, batches func(*pointBatch) bool, emit func(beam.EventTime, int, rowSums)) {
 	var open int64
+	sums := map[string]*stampedAcc{}
 	for _, points := range byUser(batches) {
-		splitSessions(points, f.Owned, emit)
+		splitSessions(points, f.Owned, func(key string, acc Acc, first time.Time) { add(sums, key, acc, first) })
 		if last := points[len(points)-1]; !f.Horizon.IsZero() && last.TimeMs+SessionGap.Milliseconds() >= f.Horizon.UnixMilli() && f.Owned.Contains(time.UnixMilli(sessionStart(points))) {
 			open++
 		}
 	}
+	emitByBucket(sums, emit)
 	if open > 0 {
 		f.atHorizon.Inc(ctx, open)
 	}
@@ -323,17 +296,30 @@ func sessionStart(points []point) int64 {
 	return points[i].TimeMs
 }
 
-// toRowFn turns the sum of one row key into a row.
-type toRowFn struct {
+// toRowsFn sums the contributions to the row keys of one bucket and emits their rows.
+type toRowsFn struct {
 	Layer string
 }
 
-func (f *toRowFn) ProcessElement(key string, acc Acc, emit func(views.Row)) error {
-	row, err := rowOf(views.Layer(f.Layer), key, acc)
-	if err != nil {
-		return err
+func (f *toRowsFn) ProcessElement(_ int, batches func(*rowSums) bool, emit func(views.Row)) error {
+	sums := map[string]Acc{}
+	var b rowSums
+	for batches(&b) {
+		for i, k := range b.Keys {
+			if old, ok := sums[k]; ok {
+				sums[k] = merge(old, b.Accs[i])
+			} else {
+				sums[k] = b.Accs[i]
+			}
+		}
 	}
-	emit(row)
+	for key, acc := range sums {
+		row, err := rowOf(views.Layer(f.Layer), key, acc)
+		if err != nil {
+			return err
+		}
+		emit(row)
+	}
 	return nil
 }
 

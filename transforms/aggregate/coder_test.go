@@ -130,7 +130,7 @@ func TestOpenSessionsAgreeWithSplitSessions(t *testing.T) {
 			open.add(points[i])
 		}
 		var want []string
-		splitSessions(append([]point(nil), points...), scope.Range{}, func(key string, a Acc) {
+		splitSessions(append([]point(nil), points...), scope.Range{}, func(key string, a Acc, _ time.Time) {
 			want = append(want, fmt.Sprintf("%s %v", key, a.Counts))
 		})
 		var got []string

@@ -324,3 +324,17 @@ func TestRunsOfAnOlderStore(t *testing.T) {
 		t.Errorf("Runs of a store without run history = %v, %v; want none, nil", runs, err)
 	}
 }
+
+// BenchmarkWriteDay measures a backfill's write of 200,000 shuffled rows into one run, in calls
+// of 1,000 rows (the batch job's bundles) and in one call.
+func BenchmarkWriteDay(b *testing.B) {
+	for _, per := range []int{1_000, 200_000} {
+		b.Run(fmt.Sprintf("per=%d", per), func(b *testing.B) {
+			st, err := sqlitestore.Open(b.Context(), filepath.Join(b.TempDir(), "views.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			storetest.BenchmarkWriteDay(b, st, 200_000, per)
+		})
+	}
+}

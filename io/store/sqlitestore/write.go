@@ -1,10 +1,12 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +68,10 @@ func (s *Store) UpsertSpeed(ctx context.Context, rows []views.Row) error {
 }
 
 func (s *Store) writeRows(ctx context.Context, u upsert, rows []views.Row, args rowArgs) error {
+	// In key order, each B-tree page is visited once: shuffled rows of a day took 4x longer.
+	rows = slices.SortedFunc(slices.Values(rows), func(a, b views.Row) int {
+		return cmp.Or(strings.Compare(a.View, b.View), strings.Compare(a.Key, b.Key), a.WindowStart.Compare(b.WindowStart))
+	})
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		return execChunks(ctx, tx, u, rows, args)
 	})

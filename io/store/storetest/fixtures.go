@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -200,4 +201,30 @@ func OpenClosed(t testing.TB, rawURL string) *store.Store {
 	st := Open(t, rawURL)
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// BenchmarkWriteDay measures what a backfill's write costs: total page_views rows of one day
+// (keys and minutes shuffled, as they leave a shuffle) written into one run in WriteBatch
+// calls of per rows. It reports rows/s.
+func BenchmarkWriteDay(b *testing.B, st *store.Store, total, per int) {
+	defer st.Close()
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	rows := make([]views.Row, 0, total)
+	for i := range total {
+		start := day.Add(time.Duration(i%1440) * time.Minute)
+		rows = append(rows, views.Row{View: views.PageViews, Key: fmt.Sprintf("/p/%06d", i/1440),
+			WindowStart: start, WindowEnd: start.Add(time.Minute),
+			Metrics: map[string]int64{views.MetricViews: int64(i), views.MetricVisitors: 1}})
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	run := 0
+	for b.Loop() {
+		run++
+		for i := 0; i < len(rows); i += per {
+			if err := st.WriteBatch(b.Context(), fmt.Sprintf("run-%d", run), rows[i:min(i+per, len(rows))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
