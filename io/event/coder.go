@@ -2,9 +2,13 @@ package event
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"time"
+
+	"github.com/klauspost/compress/s2"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/beamline/beamline/internal/varcode"
@@ -81,15 +85,45 @@ func init() {
 	beam.RegisterCoder(reflect.TypeOf((*Batch)(nil)).Elem(), encodeBatch, decodeBatch)
 }
 
+// A batch's encoding starts with a format byte: plain, or (from compressAbove bytes on) the
+// plain encoding compressed with S2. Batches cross the batch job's largest shuffle (dedupe),
+// where the runner holds them in memory, and an event's fields and its raw record repeat
+// each other: S2 shrinks them ~3x for ~1 us per event.
+const (
+	batchPlain    = 0
+	batchS2       = 1
+	compressAbove = 4 << 10
+)
+
+var errBatchFormat = errors.New("event batch: unknown format")
+
 func encodeBatch(b Batch) []byte {
-	out := binary.AppendUvarint(nil, uint64(len(b.Events)))
+	out := binary.AppendUvarint([]byte{batchPlain}, uint64(len(b.Events)))
 	for _, e := range b.Events {
 		out = varcode.AppendBytes(out, encodeEvent(e))
 	}
-	return out
+	if len(out) < compressAbove {
+		return out
+	}
+	return append([]byte{batchS2}, s2.Encode(nil, out[1:])...)
 }
 
 func decodeBatch(b []byte) (Batch, error) {
+	if len(b) == 0 {
+		return Batch{}, errBatchFormat
+	}
+	switch b[0] {
+	case batchPlain:
+		b = b[1:]
+	case batchS2:
+		plain, err := s2.Decode(nil, b[1:])
+		if err != nil {
+			return Batch{}, fmt.Errorf("event batch: %w", err)
+		}
+		b = plain
+	default:
+		return Batch{}, errBatchFormat
+	}
 	d := varcode.NewDecoder(b)
 	out := Batch{Events: make([]Event, 0, d.Count())}
 	for i := cap(out.Events); i > 0 && d.Err() == nil; i-- {
