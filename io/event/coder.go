@@ -26,7 +26,11 @@ func init() {
 // and a generic schema coder costs several times more.
 
 func encodeEvent(e Event) []byte {
-	b := make([]byte, 0, 68+len(e.ID)+len(e.UserID)+len(e.URL)+len(e.UserAgent)+len(e.Text)+len(e.Raw))
+	return appendEvent(make([]byte, 0, 68+len(e.ID)+len(e.UserID)+len(e.URL)+len(e.UserAgent)+len(e.Text)+len(e.Raw)), e)
+}
+
+// appendEvent appends the encoding of e to b.
+func appendEvent(b []byte, e Event) []byte {
 	for _, s := range [...]string{e.ID, e.Type, e.UserID, e.URL, e.Country, e.UserAgent, e.Text, e.Category} {
 		b = varcode.AppendString(b, s)
 	}
@@ -99,8 +103,10 @@ var errBatchFormat = errors.New("event batch: unknown format")
 
 func encodeBatch(b Batch) []byte {
 	out := binary.AppendUvarint([]byte{batchPlain}, uint64(len(b.Events)))
+	var one []byte
 	for _, e := range b.Events {
-		out = varcode.AppendBytes(out, encodeEvent(e))
+		one = appendEvent(one[:0], e)
+		out = varcode.AppendBytes(out, one)
 	}
 	if len(out) < compressAbove {
 		return out

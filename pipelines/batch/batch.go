@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
+	"github.com/beamline/beamline/io/spill"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
@@ -36,6 +41,9 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 	}
 	if *jobopts.Async {
 		return Report{}, errors.New("--async (or --execute_async) is not supported: the batch job publishes its run only after the pipeline has succeeded, so it must wait for it")
+	}
+	if err := spill.RemoveStale(spillRoot(), staleSpill); err != nil {
+		slog.Warn("backfill: could not remove stale spill directories", "root", spillRoot(), "err", err)
 	}
 	st, err := store.Open(ctx, cfg.Store)
 	if err != nil {
@@ -81,13 +89,14 @@ func Backfill(ctx context.Context, cfg Config) (Report, error) {
 }
 
 // Build adds the backfill of files to s: read, the shared transforms, the store and the
-// dead-letter sink.
-func Build(s beam.Scope, cfg Config, run string, prefixes []enrich.Prefix, files []string) {
+// dead-letter sink. With a spillDir (a local directory), the shuffles of events and session
+// points go through files under it (graph.BatchConfig.SpillDir).
+func Build(s beam.Scope, cfg Config, run string, prefixes []enrich.Prefix, files []string, spillDir string) {
 	raws, corrupt := lake.Read(s, cfg.Lake, files, lake.ReadOptions{MaxRecordBytes: cfg.MaxRecordBytes,
 		Quarantine: cfg.OnCorruptFile == "quarantine", OwnedFirst: cfg.From, OwnedLast: cfg.To})
 	out := graph.Batch(s, graph.BatchConfig{
 		Config: graph.Config{MaxRecordBytes: cfg.MaxRecordBytes, Filter: cfg.filter(), Prefixes: prefixes, Score: cfg.score()},
-		Scope:  cfg.scope(), DedupeTTL: cfg.DedupeTTL,
+		Scope:  cfg.scope(), DedupeTTL: cfg.DedupeTTL, SpillDir: spillDir,
 	}, raws)
 	rows := storeio.WriteBatch(s, cfg.Store, run, out.Rows)
 	dead := deadletter.Write(s, cfg.DeadLetter, run, beam.Flatten(s, out.DeadLetters, corrupt))
@@ -151,9 +160,7 @@ func (c Config) compute(ctx context.Context, st *store.Store, prefixes []enrich.
 		run := store.NewRunID(started)
 		c.record(ctx, st, Report{Run: run, Started: started}, store.RunRunning, nil)
 		slog.Info("backfill: starting", "run", run, "from", day(c.From), "to", day(c.To), "files", len(files))
-		p, s := beam.NewPipelineWithRoot()
-		Build(s, c, run, prefixes, files)
-		res, err := beamx.RunWithMetrics(ctx, p)
+		res, err := c.runPipeline(ctx, run, prefixes, files)
 		if err != nil {
 			if file, why, ok := corruptFile(err); ok {
 				err = fmt.Errorf("backfill run %s: corrupt lake file %s: %s (pass --on_corrupt_file=quarantine to skip such files)", run, file, why)
@@ -181,6 +188,34 @@ func (c Config) compute(ctx context.Context, st *store.Store, prefixes []enrich.
 		slog.Warn("backfill: the run's counters do not balance; running it again (Prism can lose a counter update, see Config.compute); the first run stays unpublished",
 			"run", run, "unaccounted", lost, "read", rep.Read)
 	}
+}
+
+// runPipeline builds and runs the pipeline of run. On the embedded runner its shuffles spill to
+// a directory of the run under spillRoot, removed when the pipeline ends.
+func (c Config) runPipeline(ctx context.Context, run string, prefixes []enrich.Prefix, files []string) (beam.PipelineResult, error) {
+	dir := ""
+	if embeddedRunner() {
+		dir = filepath.Join(spillRoot(), run)
+		defer os.RemoveAll(dir)
+	}
+	p, s := beam.NewPipelineWithRoot()
+	Build(s, c, run, prefixes, files, dir)
+	return beamx.RunWithMetrics(ctx, p)
+}
+
+// spillRoot is where runs on the embedded runner spill their shuffles: memory then does not
+// grow with the day (see package spill). TMPDIR moves it.
+func spillRoot() string { return filepath.Join(os.TempDir(), "beamline-spill") }
+
+// staleSpill is the age past which a spill directory belongs to a run whose process died.
+const staleSpill = 24 * time.Hour
+
+// embeddedRunner reports whether pipelines run on Prism in this process (--runner empty or
+// prism, and no --endpoint of a job server elsewhere): only then are the workers on this
+// machine, which spilling to a local directory needs.
+func embeddedRunner() bool {
+	r := *runners.Runner
+	return (r == "" || r == "prism") && *jobopts.Endpoint == ""
 }
 
 // publish checks rep's quality and publishes its run, then applies retention. It returns the

@@ -50,6 +50,10 @@ type BatchConfig struct {
 	// DedupeTTL is how far (event time) a copy of an ID decides later copies; 0 means
 	// dedupe.DefaultTTL.
 	DedupeTTL time.Duration
+	// SpillDir, when set, is a local directory that the events and session points cross their
+	// groupings through (package spill), so that the runner's memory does not grow with the
+	// day. Only for a runner whose workers all run on this machine (Prism).
+	SpillDir string
 }
 
 // Batch runs the chain over raws, a bounded PCollection<event.Raw> of lake records in the
@@ -62,12 +66,12 @@ func Batch(s beam.Scope, cfg BatchConfig, raws beam.PCollection) Output {
 	events, dead := parse.Scoped(s, cfg.Scope, cfg.MaxRecordBytes, raws)
 	f := cfg.Filter
 	f.Owned = owned
-	kept := dedupe.ByID(s, ttlOrDefault(cfg.DedupeTTL), cfg.Scope, filter.Apply(s, f, events))
+	kept := dedupe.ByID(s, ttlOrDefault(cfg.DedupeTTL), cfg.Scope, filter.Apply(s, f, events), cfg.SpillDir)
 	mine, context := scope.Split(s, owned, kept)
 	prefixes := beam.CreateList(s, nonNil(cfg.Prefixes))
 	enriched := enrich.Categories(s, prefixes, mine)
 	scored, dead := scoreEvents(s, cfg.Score, enriched, dead)
-	return Output{Rows: aggregate.Views(s, views.Batch, cfg.Scope, scored, context), DeadLetters: dead}
+	return Output{Rows: aggregate.Views(s, views.Batch, cfg.Scope, cfg.SpillDir, scored, context), DeadLetters: dead}
 }
 
 // ttlOrDefault returns ttl, or dedupe.DefaultTTL for 0.

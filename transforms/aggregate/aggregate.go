@@ -28,6 +28,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/beamline/beamline/io/spill"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -48,6 +50,7 @@ func init() {
 	register.Emitter1[views.Row]()
 	register.DoFn2x0[event.Event, func(int, pointBatch)](&bucketPointsFn{})
 	register.DoFn4x0[context.Context, int, func(*pointBatch) bool, func(beam.EventTime, int, rowSums)](&sessionsFn{})
+	register.DoFn4x1[context.Context, int, func(*spill.Ref) bool, func(beam.EventTime, int, rowSums), error](&spilledSessionsFn{})
 	register.Emitter2[int, pointBatch]()
 	register.Iter1[pointBatch]()
 }
@@ -56,7 +59,8 @@ func init() {
 // layer. events are bounded PCollection<event.Event>s in the global window: together, the
 // run's kept events and its context (package scope). They are taken apart rather than
 // flattened: on Prism a flatten is a stage boundary that every event would cross, while the
-// per-bundle sums and session batches made of each are few. The minute views count the events in cfg.Owned;
+// per-bundle sums and session batches made of each are few. With a spillDir, the session
+// points cross their grouping as spill files under it (see dedupe.ByID and package spill). The minute views count the events in cfg.Owned;
 // sessions are split over all events and emitted when their first event is in cfg.Owned, so
 // a session that crosses the edge of the range is counted whole, by the run of its first day.
 // Each row carries its own window (see the package doc).
@@ -64,7 +68,7 @@ func init() {
 // The run sees no event at or after cfg.Context.To (its horizon): a session that starts in
 // the range and whose last event is within SessionGap of the horizon may go on past it. Such
 // sessions are counted in the metric "sessions_at_horizon" (namespace "beamline").
-func Views(s beam.Scope, layer views.Layer, cfg scope.Config, events ...beam.PCollection) beam.PCollection {
+func Views(s beam.Scope, layer views.Layer, cfg scope.Config, spillDir string, events ...beam.PCollection) beam.PCollection {
 	s = s.Scope("aggregate.Views")
 	var perMinute, points []beam.PCollection
 	for _, in := range events {
@@ -74,7 +78,7 @@ func Views(s beam.Scope, layer views.Layer, cfg scope.Config, events ...beam.PCo
 		perMinute = append(perMinute, beam.ParDo(s, &bucketSumFn{Owned: cfg.Owned}, in))
 		points = append(points, beam.ParDo(s, &bucketPointsFn{}, in))
 	}
-	return rows(s, layer, beam.Flatten(s, append(perMinute, sessions(s, cfg, beam.Flatten(s, points...)))...))
+	return rows(s, layer, beam.Flatten(s, append(perMinute, sessions(s, cfg, spillDir, beam.Flatten(s, points...)))...))
 }
 
 // rows sums contributions (PCollection<KV<int, rowSums>>, keyed by bucket of the row key) into
@@ -170,10 +174,13 @@ type point struct {
 // sessions returns one contribution per session that starts in cfg.Owned, PCollection<KV<
 // string, Acc>>, from points in batches per hash bucket of the user (PCollection<KV<int,
 // pointBatch>>, see bucketPointsFn).
-func sessions(s beam.Scope, cfg scope.Config, points beam.PCollection) beam.PCollection {
+func sessions(s beam.Scope, cfg scope.Config, spillDir string, points beam.PCollection) beam.PCollection {
 	s = s.Scope("sessions")
-	grouped := beam.GroupByKey(s, points)
-	return beam.ParDo(s, &sessionsFn{Owned: cfg.Owned, Horizon: cfg.Context.To}, grouped)
+	fn := sessionsFn{Owned: cfg.Owned, Horizon: cfg.Context.To}
+	if spillDir != "" {
+		return beam.ParDo(s, &spilledSessionsFn{fn}, beam.GroupByKey(s, spill.Values(s, spillDir, points)))
+	}
+	return beam.ParDo(s, &fn, beam.GroupByKey(s, points))
 }
 
 // splitSessions splits the events of one user into sessions and emits one contribution per
@@ -223,9 +230,19 @@ func (f *bucketPointsFn) StartBundle(_ func(int, pointBatch)) {
 	f.batches = bucket.Batches[int, pointBatch]{}
 }
 
-func (f *bucketPointsFn) ProcessElement(e event.Event, _ func(int, pointBatch)) {
-	f.batches.Get(userBucket(e.UserID)).add(e)
+func (f *bucketPointsFn) ProcessElement(e event.Event, emit func(int, pointBatch)) {
+	k := userBucket(e.UserID)
+	b := f.batches.Get(k)
+	b.add(e)
+	if len(b.Points) >= maxPoints {
+		emit(k, *b)
+		delete(f.batches, k)
+	}
 }
+
+// maxPoints is the most points a bucket's batch holds before it is emitted, so that a bundle
+// holds at most userBuckets x maxPoints points whatever its size.
+const maxPoints = 1024
 
 // userBucket returns the bucket of a user.
 func userBucket(user string) int {
@@ -238,16 +255,11 @@ func (b *pointBatch) add(e event.Event) {
 	b.Points = append(b.Points, point{TimeMs: e.Time.UnixMilli(), ID: e.ID, Country: e.Country})
 }
 
-// byUser returns the points of batches by user.
-func byUser(batches func(*pointBatch) bool) map[string][]point {
-	users := map[string][]point{}
-	var b pointBatch
-	for batches(&b) {
-		for i, u := range b.Users {
-			users[u] = append(users[u], b.Points[i])
-		}
+// addByUser adds the points of b to users.
+func addByUser(users map[string][]point, b pointBatch) {
+	for i, u := range b.Users {
+		users[u] = append(users[u], b.Points[i])
 	}
-	return users
 }
 
 func (f *bucketPointsFn) FinishBundle(emit func(int, pointBatch)) {
@@ -271,9 +283,37 @@ func (f *sessionsFn) Setup() {
 }
 
 func (f *sessionsFn) ProcessElement(ctx context.Context, _ int, batches func(*pointBatch) bool, emit func(beam.EventTime, int, rowSums)) {
+	users := map[string][]point{}
+	var b pointBatch
+	for batches(&b) {
+		addByUser(users, b)
+	}
+	f.split(ctx, users, emit)
+}
+
+// spilledSessionsFn is sessionsFn over batches spilled to files (see Views).
+type spilledSessionsFn struct {
+	sessionsFn
+}
+
+func (f *spilledSessionsFn) ProcessElement(ctx context.Context, _ int, refs func(*spill.Ref) bool, emit func(beam.EventTime, int, rowSums)) error {
+	users := map[string][]point{}
+	err := spill.Each(refs, func(b pointBatch) error {
+		addByUser(users, b)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("aggregate: sessions: %w", err)
+	}
+	f.split(ctx, users, emit)
+	return nil
+}
+
+// split emits the sessions of users and counts those at the horizon.
+func (f *sessionsFn) split(ctx context.Context, users map[string][]point, emit func(beam.EventTime, int, rowSums)) {
 	var open int64
 	sums := map[string]*stampedAcc{}
-	for _, points := range byUser(batches) {
+	for _, points := range users {
 		splitSessions(points, f.Owned, func(key string, acc Acc, first time.Time) { add(sums, key, acc, first) })
 		if last := points[len(points)-1]; !f.Horizon.IsZero() && last.TimeMs+SessionGap.Milliseconds() >= f.Horizon.UnixMilli() && f.Owned.Contains(time.UnixMilli(sessionStart(points))) {
 			open++

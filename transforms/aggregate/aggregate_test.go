@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,7 +89,7 @@ func TestViews(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, s := beam.NewPipelineWithRoot()
 			events := beamtest.Events(s, tt.events)
-			beamtest.Equal(s, Views(s, views.Batch, scope.Config{}, events), tt.want)
+			beamtest.Equal(s, Views(s, views.Batch, scope.Config{}, "", events), tt.want)
 			if err := ptest.Run(p); err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +100,8 @@ func TestViews(t *testing.T) {
 // TestViewsOwnedDays aggregates a one-day run with context on both sides: the minute views
 // count only the day's events, a session that started the day before is left to that day's
 // run, one that crosses into the next day is counted whole, and one that reaches the run's
-// horizon is counted in sessions_at_horizon.
+// horizon is counted in sessions_at_horizon. The events come as two inputs (as kept events
+// and context do), with session points spilled to files and not.
 func TestViewsOwnedDays(t *testing.T) {
 	day := t0.Truncate(24 * time.Hour)
 	next := day.AddDate(0, 0, 1)
@@ -122,13 +124,21 @@ func TestViewsOwnedDays(t *testing.T) {
 	want := append(post(day.Add(5*time.Minute)), post(next.Add(-10*time.Minute))...)
 	want = append(want, row(views.Sessions, "DE", next.Add(-time.Hour), time.Hour, map[string]int64{"sessions": 1, "events": 2, "duration_s": 1200}))
 	cfg := scope.Config{Owned: scope.Days(day, day), Context: scope.Range{From: day.Add(-time.Hour), To: next.Add(30 * time.Minute)}}
-	p, s := beam.NewPipelineWithRoot()
-	beamtest.Equal(s, Views(s, views.Batch, cfg, beamtest.Events(s, events)), want)
-	res, err := ptest.RunWithMetrics(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := beamtest.Counters(res, "beamline")["sessions_at_horizon"]; got != 1 {
-		t.Errorf("sessions_at_horizon = %d, want 1 (bob's last event is within the gap of the horizon)", got)
+	for _, spilled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("spilled=%v", spilled), func(t *testing.T) {
+			dir := ""
+			if spilled {
+				dir = t.TempDir()
+			}
+			p, s := beam.NewPipelineWithRoot()
+			beamtest.Equal(s, Views(s, views.Batch, cfg, dir, beamtest.Events(s, events[:2]), beamtest.Events(s, events[2:])), want)
+			res, err := ptest.RunWithMetrics(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := beamtest.Counters(res, "beamline")["sessions_at_horizon"]; got != 1 {
+				t.Errorf("sessions_at_horizon = %d, want 1 (bob's last event is within the gap of the horizon)", got)
+			}
+		})
 	}
 }

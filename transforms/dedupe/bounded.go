@@ -2,8 +2,11 @@ package dedupe
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
+
+	"github.com/beamline/beamline/io/spill"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
@@ -17,6 +20,7 @@ import (
 func init() {
 	register.DoFn2x0[event.Event, func(int, event.Batch)](&bucketFn{})
 	register.DoFn4x0[context.Context, int, func(*event.Batch) bool, func(event.Event)](&pickBucketFn{})
+	register.DoFn4x1[context.Context, int, func(*spill.Ref) bool, func(event.Event), error](&pickSpilledFn{})
 	register.Emitter2[int, event.Batch]()
 	register.Iter1[event.Batch]()
 	register.Emitter1[event.Event]()
@@ -35,7 +39,11 @@ func init() {
 // PCollection<event.Event> and returns the kept copies, owned or not; the output leaves the
 // grouping at the end of the global window, so nothing after it may depend on element
 // timestamps.
-func ByID(s beam.Scope, ttl time.Duration, sc scope.Config, events beam.PCollection) beam.PCollection {
+//
+// With a spillDir, the events cross the grouping as spill files under it (package spill): the
+// runner then holds a reference per batch instead of the events. Use it only with a runner
+// whose workers all run on this machine (Prism); "" groups the batches themselves.
+func ByID(s beam.Scope, ttl time.Duration, sc scope.Config, events beam.PCollection, spillDir string) beam.PCollection {
 	s = s.Scope("dedupe.ByID")
 	if events.WindowingStrategy().Fn.Kind != window.GlobalWindows {
 		panic("dedupe.ByID needs a bounded input in the global window; use Stateful in streaming")
@@ -43,13 +51,21 @@ func ByID(s beam.Scope, ttl time.Duration, sc scope.Config, events beam.PCollect
 	if ttl < time.Millisecond {
 		panic("dedupe.ByID: ttl must be at least 1ms")
 	}
-	grouped := beam.GroupByKey(s, beam.ParDo(s, &bucketFn{DecideOnly: sc.DecideOnly}, events))
-	return beam.ParDo(s, &pickBucketFn{TTL: ttl, Owned: sc.Owned, DecideOnly: sc.DecideOnly}, grouped)
+	batches := beam.ParDo(s, &bucketFn{DecideOnly: sc.DecideOnly}, events)
+	pick := pickBucketFn{TTL: ttl, Owned: sc.Owned, DecideOnly: sc.DecideOnly}
+	if spillDir != "" {
+		return beam.ParDo(s, &pickSpilledFn{pick}, beam.GroupByKey(s, spill.Values(s, spillDir, batches)))
+	}
+	return beam.ParDo(s, &pick, beam.GroupByKey(s, batches))
 }
 
 // buckets is how many groups ByID spreads IDs over. Events travel in batches per bucket (one
-// element per bucket and bundle): Prism's cost is per element.
+// element per bucket and bundle, or per maxBatch events): Prism's cost is per element.
 const buckets = 256
+
+// maxBatch is the most events a bucket's batch holds before it is emitted, so that a bundle
+// holds at most buckets x maxBatch events whatever its size.
+const maxBatch = 512
 
 // bucketFn collects the events of a bundle into one batch per bucket of their ID, those before
 // DecideOnly reduced to their ID and event time.
@@ -63,12 +79,17 @@ func (f *bucketFn) StartBundle(_ func(int, event.Batch)) {
 	f.batches = bucket.Batches[int, event.Batch]{}
 }
 
-func (f *bucketFn) ProcessElement(e event.Event, _ func(int, event.Batch)) {
+func (f *bucketFn) ProcessElement(e event.Event, emit func(int, event.Batch)) {
 	if e.Time.Before(f.DecideOnly) {
 		e = event.Event{ID: e.ID, Time: e.Time}
 	}
-	b := f.batches.Get(bucket.Of(e.ID, buckets))
+	k := bucket.Of(e.ID, buckets)
+	b := f.batches.Get(k)
 	b.Events = append(b.Events, e)
+	if len(b.Events) >= maxBatch {
+		emit(k, *b)
+		delete(f.batches, k)
+	}
 }
 
 func (f *bucketFn) FinishBundle(emit func(int, event.Batch)) {
@@ -96,10 +117,38 @@ func (f *pickBucketFn) ProcessElement(ctx context.Context, _ int, batches func(*
 	copies := map[string][]event.Event{}
 	var b event.Batch
 	for batches(&b) {
-		for _, e := range b.Events {
-			copies[e.ID] = append(copies[e.ID], e)
-		}
+		addCopies(copies, b)
 	}
+	f.pick(ctx, copies, emit)
+}
+
+// addCopies adds the events of b to the copies of their IDs.
+func addCopies(copies map[string][]event.Event, b event.Batch) {
+	for _, e := range b.Events {
+		copies[e.ID] = append(copies[e.ID], e)
+	}
+}
+
+// pickSpilledFn is pickBucketFn over batches spilled to files (see ByID).
+type pickSpilledFn struct {
+	pickBucketFn
+}
+
+func (f *pickSpilledFn) ProcessElement(ctx context.Context, _ int, refs func(*spill.Ref) bool, emit func(event.Event)) error {
+	copies := map[string][]event.Event{}
+	err := spill.Each(refs, func(b event.Batch) error {
+		addCopies(copies, b)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dedupe: %w", err)
+	}
+	f.pick(ctx, copies, emit)
+	return nil
+}
+
+// pick decides the copies of each ID and emits the kept ones.
+func (f *pickBucketFn) pick(ctx context.Context, copies map[string][]event.Event, emit func(event.Event)) {
 	var kept, dups int64
 	for _, cs := range copies {
 		for i, keep := range keepWithin(cs, f.TTL) {

@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -44,21 +45,27 @@ func TestByIDWithinTTL(t *testing.T) {
 			in: []event.Event{ev("b", 25*time.Hour, "x"), ev("c", time.Hour, "y")}, want: []event.Event{ev("b", 25*time.Hour, "x"), ev("c", time.Hour, "y")}, processed: 1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, s := beam.NewPipelineWithRoot()
-			beamtest.Equal(s, ByID(s, DefaultTTL, scope.Config{Owned: owned, DecideOnly: day.Add(-30 * time.Minute)}, beamtest.Events(s, tt.in)), tt.want)
-			res, err := ptest.RunWithMetrics(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := map[string]int64{"processed": tt.processed}
-			if tt.dups > 0 {
-				want["duplicates"] = tt.dups
-			}
-			if d := cmp.Diff(want, beamtest.Counters(res, "beamline")); d != "" {
-				t.Errorf("counters (-want +got):\n%s", d)
-			}
-		})
+		for _, spilled := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/spilled=%v", tt.name, spilled), func(t *testing.T) {
+				dir := ""
+				if spilled {
+					dir = t.TempDir()
+				}
+				p, s := beam.NewPipelineWithRoot()
+				beamtest.Equal(s, ByID(s, DefaultTTL, scope.Config{Owned: owned, DecideOnly: day.Add(-30 * time.Minute)}, beamtest.Events(s, tt.in), dir), tt.want)
+				res, err := ptest.RunWithMetrics(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[string]int64{"processed": tt.processed}
+				if tt.dups > 0 {
+					want["duplicates"] = tt.dups
+				}
+				if d := cmp.Diff(want, beamtest.Counters(res, "beamline")); d != "" {
+					t.Errorf("counters (-want +got):\n%s", d)
+				}
+			})
+		}
 	}
 }
 
@@ -79,7 +86,7 @@ func TestByID(t *testing.T) {
 	}
 	forms := map[string]func(beam.Scope, beam.PCollection) beam.PCollection{
 		"ByID": func(s beam.Scope, events beam.PCollection) beam.PCollection {
-			return ByID(s, DefaultTTL, scope.Config{}, events)
+			return ByID(s, DefaultTTL, scope.Config{}, events, "")
 		},
 		"Stateful": func(s beam.Scope, events beam.PCollection) beam.PCollection {
 			return Stateful(s, Options{TTL: DefaultTTL, MaxIDs: DefaultMaxIDs}, events)
