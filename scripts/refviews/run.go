@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"syscall"
@@ -11,7 +12,7 @@ import (
 
 // run computes the views of the days from..to, reading the lake's partitions from three days
 // before to three days after them: the context a batch run reads (see package scope).
-func run(lake, from, to, categories string, lookahead time.Duration) error {
+func run(lake, from, to, categories string, lookahead time.Duration, compareWith string) error {
 	if lake == "" {
 		return fmt.Errorf("--lake is required")
 	}
@@ -53,6 +54,9 @@ func run(lake, from, to, categories string, lookahead time.Duration) error {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		fmt.Printf("peak RSS %d MiB, CPU %.1f s\n", ru.Maxrss>>10, cpu.Seconds())
+	}
+	if compareWith != "" {
+		return compare(context.Background(), compareWith, f, t, res.Rows)
 	}
 	return nil
 }
