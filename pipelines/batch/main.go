@@ -33,6 +33,14 @@ import (
 	_ "github.com/beamline/beamline/transforms/score/logreg" // --model=logreg://... (embedded)
 )
 
+// The garbage collector's settings unless GOGC or GOMEMLIMIT set them (jobrun.TuneGC): with
+// its shuffles spilled the job's live heap is small, and collecting a fifth as often cut its
+// CPU by 10% on 1M events (42.0 -> 37.8 s; peak RSS 844 -> 1,471 MiB with a 1 GiB limit).
+const (
+	gcPercent = 400
+	gcLimit   = 1 << 30
+)
+
 func main() {
 	flag.Parse()
 	beam.Init()
@@ -50,6 +58,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config) error {
+	jobrun.TuneGC(gcPercent, gcLimit)
 	stop, err := jobrun.StartProfile(*cpuProfile)
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ package aggregate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -115,29 +116,17 @@ func metricIndex(view, metric string) int {
 	return i
 }
 
-func minuteContributions(e event.Event, emit func(string, Acc)) {
-	minute := e.Time.Truncate(views.MinuteWindow)
-	flagged := int64(0)
-	if e.Flagged {
-		flagged = 1
-	}
-	country := Acc{Counts: make([]int64, 5)}
-	country.Counts[caEvents], country.Counts[caFlagged] = 1, flagged
-	switch e.Type {
-	case event.TypePageview:
-		country.Counts[caPageviews] = 1
-		pv := Acc{Counts: make([]int64, 2), Users: []string{e.UserID}}
-		pv.Counts[pvViews] = 1
-		emit(views.RowKey(views.PageViews, minute, e.URL), pv)
-	case event.TypeClick:
-		country.Counts[caClicks] = 1
-	case event.TypePost:
-		country.Counts[caPosts] = 1
-	}
-	emit(views.RowKey(views.CountryActivity, minute, e.Country), country)
-	category := Acc{Counts: make([]int64, 2)}
-	category.Counts[catEvents], category.Counts[catFlagged] = 1, flagged
-	emit(views.RowKey(views.CategoryActivity, minute, e.Category), category)
+// rowID is a row key in its parts: the key of sums within a bundle, whose string form
+// (views.RowKey) is built once per row when the sums are emitted, not once per event.
+type rowID struct {
+	view    string
+	startMs int64
+	key     string
+}
+
+// rowKey returns id as views.RowKey makes it.
+func (id rowID) rowKey() string {
+	return views.RowKey(id.view, time.UnixMilli(id.startMs), id.key)
 }
 
 // stampedAcc is a sum and the earliest event time that contributed to it.
@@ -146,16 +135,55 @@ type stampedAcc struct {
 	earliest time.Time
 }
 
-// addContributions adds the minute contributions of e to sums.
-func addContributions(sums map[string]*stampedAcc, e event.Event) {
-	minuteContributions(e, func(key string, acc Acc) { add(sums, key, acc, e.Time) })
+// sums are contributions summed per row.
+type sums map[rowID]*stampedAcc
+
+// at returns the sum of id, created with n zero counts, and notes that t contributed to it.
+func (s sums) at(id rowID, n int, t time.Time) *Acc {
+	old, ok := s[id]
+	if !ok {
+		old = &stampedAcc{acc: Acc{Counts: make([]int64, n)}, earliest: t}
+		s[id] = old
+	} else if t.Before(old.earliest) {
+		old.earliest = t
+	}
+	return &old.acc
 }
 
-// add adds acc, contributed at t, to the sum of key.
-func add(sums map[string]*stampedAcc, key string, acc Acc, t time.Time) {
-	old, ok := sums[key]
+// addEvent adds e's contributions to the minute views: one event to its country's and its
+// category's rows, and a view and its user to its URL's row when it is a pageview.
+func (s sums) addEvent(e event.Event) {
+	minute := e.Time.Truncate(views.MinuteWindow).UnixMilli()
+	flagged := int64(0)
+	if e.Flagged {
+		flagged = 1
+	}
+	country := s.at(rowID{views.CountryActivity, minute, e.Country}, 5, e.Time)
+	country.Counts[caEvents]++
+	country.Counts[caFlagged] += flagged
+	switch e.Type {
+	case event.TypePageview:
+		country.Counts[caPageviews]++
+		pv := s.at(rowID{views.PageViews, minute, e.URL}, 2, e.Time)
+		pv.Counts[pvViews]++
+		if i, found := slices.BinarySearch(pv.Users, e.UserID); !found {
+			pv.Users = slices.Insert(pv.Users, i, e.UserID)
+		}
+	case event.TypeClick:
+		country.Counts[caClicks]++
+	case event.TypePost:
+		country.Counts[caPosts]++
+	}
+	category := s.at(rowID{views.CategoryActivity, minute, e.Category}, 2, e.Time)
+	category.Counts[catEvents]++
+	category.Counts[catFlagged] += flagged
+}
+
+// add adds acc, contributed at t, to the sum of id.
+func (s sums) add(id rowID, acc Acc, t time.Time) {
+	old, ok := s[id]
 	if !ok {
-		sums[key] = &stampedAcc{acc: acc, earliest: t}
+		s[id] = &stampedAcc{acc: acc, earliest: t}
 		return
 	}
 	old.acc = merge(old.acc, acc)
@@ -186,7 +214,7 @@ func sessions(s beam.Scope, cfg scope.Config, spillDir string, points beam.PColl
 // splitSessions splits the events of one user into sessions and emits one contribution per
 // session whose first event is in owned, with the time of that event. A session's first event
 // is the earliest, ties broken by the smallest event ID.
-func splitSessions(all []point, owned scope.Range, emit func(string, Acc, time.Time)) {
+func splitSessions(all []point, owned scope.Range, emit func(rowID, Acc, time.Time)) {
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].TimeMs != all[j].TimeMs {
 			return all[i].TimeMs < all[j].TimeMs
@@ -205,8 +233,8 @@ func splitSessions(all []point, owned scope.Range, emit func(string, Acc, time.T
 		}
 		acc := Acc{Counts: make([]int64, 3)}
 		acc.Counts[seSessions], acc.Counts[seEvents], acc.Counts[seDuration] = 1, int64(i-start), (last.TimeMs-first.TimeMs)/1000
-		hour := time.UnixMilli(first.TimeMs).UTC().Truncate(time.Hour)
-		emit(views.RowKey(views.Sessions, hour, first.Country), acc, time.UnixMilli(first.TimeMs))
+		hour := time.UnixMilli(first.TimeMs).UTC().Truncate(views.SessionWindow)
+		emit(rowID{views.Sessions, hour.UnixMilli(), first.Country}, acc, time.UnixMilli(first.TimeMs))
 		start = i
 	}
 }
@@ -312,14 +340,14 @@ func (f *spilledSessionsFn) ProcessElement(ctx context.Context, _ int, refs func
 // split emits the sessions of users and counts those at the horizon.
 func (f *sessionsFn) split(ctx context.Context, users map[string][]point, emit func(beam.EventTime, int, rowSums)) {
 	var open int64
-	sums := map[string]*stampedAcc{}
+	sessions := sums{}
 	for _, points := range users {
-		splitSessions(points, f.Owned, func(key string, acc Acc, first time.Time) { add(sums, key, acc, first) })
+		splitSessions(points, f.Owned, func(id rowID, acc Acc, first time.Time) { sessions.add(id, acc, first) })
 		if last := points[len(points)-1]; !f.Horizon.IsZero() && last.TimeMs+SessionGap.Milliseconds() >= f.Horizon.UnixMilli() && f.Owned.Contains(time.UnixMilli(sessionStart(points))) {
 			open++
 		}
 	}
-	emitByBucket(sums, emit)
+	sessions.emitByBucket(emit)
 	if open > 0 {
 		f.atHorizon.Inc(ctx, open)
 	}

@@ -130,8 +130,8 @@ func TestOpenSessionsAgreeWithSplitSessions(t *testing.T) {
 			open.add(points[i])
 		}
 		var want []string
-		splitSessions(append([]point(nil), points...), scope.Range{}, func(key string, a Acc, _ time.Time) {
-			want = append(want, fmt.Sprintf("%s %v", key, a.Counts))
+		splitSessions(append([]point(nil), points...), scope.Range{}, func(id rowID, a Acc, _ time.Time) {
+			want = append(want, fmt.Sprintf("%s %v", id.rowKey(), a.Counts))
 		})
 		var got []string
 		for _, s := range open.Sessions {

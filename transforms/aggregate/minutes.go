@@ -89,30 +89,31 @@ type bucketSumFn struct {
 	// others are a batch run's context.
 	Owned scope.Range
 
-	sums map[string]*stampedAcc
+	sums sums
 }
 
 func (f *bucketSumFn) StartBundle(_ func(beam.EventTime, int, rowSums)) {
-	f.sums = map[string]*stampedAcc{}
+	f.sums = sums{}
 }
 
 func (f *bucketSumFn) ProcessElement(e event.Event, _ func(beam.EventTime, int, rowSums)) {
 	if f.Owned.Contains(e.Time) {
-		addContributions(f.sums, e)
+		f.sums.addEvent(e)
 	}
 }
 
 func (f *bucketSumFn) FinishBundle(emit func(beam.EventTime, int, rowSums)) {
-	emitByBucket(f.sums, emit)
+	f.sums.emitByBucket(emit)
 	f.sums = nil
 }
 
 // emitByBucket emits sums as one rowSums per bucket of the row key, each at the earliest time
 // of its sums.
-func emitByBucket(sums map[string]*stampedAcc, emit func(beam.EventTime, int, rowSums)) {
+func (s sums) emitByBucket(emit func(beam.EventTime, int, rowSums)) {
 	batches := bucket.Batches[int, rowSums]{}
 	earliest := map[int]time.Time{}
-	for k, sum := range sums {
+	for id, sum := range s {
+		k := id.rowKey()
 		n := bucket.Of(k, minuteBuckets)
 		b := batches.Get(n)
 		if e, ok := earliest[n]; !ok || sum.earliest.Before(e) {

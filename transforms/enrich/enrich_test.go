@@ -61,6 +61,7 @@ func TestCategories(t *testing.T) {
 	want := []event.Event{{ID: "1", URL: "https://shop.example/p/9", Category: "product"}, {ID: "2", Category: Unknown}, {ID: "3", URL: "https://blog.example/", Category: "blog"}}
 	p, s := beam.NewPipelineWithRoot()
 	beamtest.Equal(s, Categories(s, beam.CreateList(s, prefixes), beam.CreateList(s, in)), want)
+	beamtest.Equal(s.Scope("fixed"), Fixed(s, prefixes, beam.CreateList(s, in)), want)
 	if err := ptest.Run(p); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -148,4 +149,17 @@ func Counters(res beam.PipelineResult) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// TuneGC sets the garbage collector's target heap growth to percent and a soft memory limit of
+// limit bytes, each unless the environment sets it (GOGC, GOMEMLIMIT). The batch job spills
+// its shuffles and holds little live memory, so a higher target trades some of it for CPU;
+// the limit makes the collector work harder rather than let the heap grow past it.
+func TuneGC(percent int, limit int64) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
 }
