@@ -65,10 +65,11 @@ type writeFn struct {
 	URL string
 	Run string
 
-	st      *store.Store
-	pending []views.Row
-	bundle  int
-	written beam.Counter
+	st       *store.Store
+	pending  []views.Row
+	inflight chan written // the write in flight (see flush)
+	bundle   int
+	written  beam.Counter
 	// writes and writeMicros time the store's writes: their rates' ratio is the mean latency.
 	writes, writeMicros beam.Counter
 }
@@ -102,32 +103,71 @@ func (f *writeFn) flushAt() int {
 }
 
 func (f *writeFn) FinishBundle(ctx context.Context) error {
-	return f.flush(ctx)
+	if err := f.flush(ctx); err != nil {
+		return err
+	}
+	return f.wait(ctx)
 }
 
+// flush writes the pending rows. A batch run's rows are handed to a goroutine and flush
+// returns at once, so that the store's work (mostly SQLite's own) overlaps the pipeline's;
+// at most one write is in flight, and the next flush or FinishBundle waits for it and
+// returns its error. The speed layer's rows are written before flush returns.
 func (f *writeFn) flush(ctx context.Context) error {
 	if len(f.pending) == 0 {
 		return nil
 	}
-	var err error
-	start := time.Now()
-	if f.Run != "" {
-		err = f.st.WriteBatch(ctx, f.Run, f.pending)
-	} else {
-		err = f.st.UpsertSpeed(ctx, f.pending)
+	if err := f.wait(ctx); err != nil {
+		return err
 	}
+	rows := f.pending
+	f.pending = make([]views.Row, 0, len(rows))
+	done := make(chan written, 1)
+	go func() {
+		start := time.Now()
+		var err error
+		if f.Run != "" {
+			err = f.st.WriteBatch(ctx, f.Run, rows)
+		} else {
+			err = f.st.UpsertSpeed(ctx, rows)
+		}
+		done <- written{rows: len(rows), took: time.Since(start), err: err}
+	}()
+	f.inflight = done
+	if f.Run == "" {
+		return f.wait(ctx)
+	}
+	return nil
+}
+
+// written is the outcome of one store write.
+type written struct {
+	rows int
+	took time.Duration
+	err  error
+}
+
+// wait waits for the write in flight, if any, and counts it.
+func (f *writeFn) wait(ctx context.Context) error {
+	if f.inflight == nil {
+		return nil
+	}
+	w := <-f.inflight
+	f.inflight = nil
 	f.writes.Inc(ctx, 1)
-	f.writeMicros.Inc(ctx, time.Since(start).Microseconds())
-	if err != nil {
-		return fmt.Errorf("storeio: write %d rows: %w", len(f.pending), err)
+	f.writeMicros.Inc(ctx, w.took.Microseconds())
+	if w.err != nil {
+		return fmt.Errorf("storeio: write %d rows: %w", w.rows, w.err)
 	}
-	f.written.Inc(ctx, int64(len(f.pending)))
-	f.bundle += len(f.pending)
-	f.pending = f.pending[:0]
+	f.written.Inc(ctx, int64(w.rows))
+	f.bundle += w.rows
 	return nil
 }
 
 func (f *writeFn) Teardown() error {
+	if f.inflight != nil { // a failed bundle's write: let it end before the store closes
+		<-f.inflight
+	}
 	if f.st == nil {
 		return nil
 	}
