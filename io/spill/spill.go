@@ -3,9 +3,9 @@
 // references (Ref: file, offset, length); the consumer of the grouping reads the values back.
 //
 // It exists for Prism, which holds every element of a batch pipeline's shuffle in memory, and
-// several copies of it while it builds a stage's input (the 1M-event backfill peaked at ~5 GiB
-// with its events in the shuffle). With the events spilled, the runner holds a few bytes per
-// batch and memory no longer grows with the day. Runners with a shuffle service of their own
+// several copies of it while it builds a stage's input (measured: docs/design-notes.md "The
+// batch job on one machine"). With the events spilled, the runner holds a few bytes per batch
+// and memory no longer grows with the number of events. Runners with a shuffle service of their own
 // (Dataflow, Flink) need none of it: spill directories are local, so use it only when every
 // worker runs on the machine that holds the directory.
 //

@@ -17,7 +17,6 @@ import (
 	"github.com/beamline/beamline/internal/varcode"
 	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/views"
-	"github.com/beamline/beamline/transforms/bucket"
 	"github.com/beamline/beamline/transforms/scope"
 )
 
@@ -105,25 +104,6 @@ func (f *bucketSumFn) ProcessElement(e event.Event, _ func(beam.EventTime, int, 
 func (f *bucketSumFn) FinishBundle(emit func(beam.EventTime, int, rowSums)) {
 	f.sums.emitByBucket(emit)
 	f.sums = nil
-}
-
-// emitByBucket emits sums as one rowSums per bucket of the row key, each at the earliest time
-// of its sums.
-func (s sums) emitByBucket(emit func(beam.EventTime, int, rowSums)) {
-	batches := bucket.Batches[int, rowSums]{}
-	earliest := map[int]time.Time{}
-	for id, sum := range s {
-		k := id.rowKey()
-		n := bucket.Of(k, minuteBuckets)
-		b := batches.Get(n)
-		if e, ok := earliest[n]; !ok || sum.earliest.Before(e) {
-			earliest[n] = sum.earliest
-		}
-		b.Keys, b.Accs = append(b.Keys, k), append(b.Accs, sum.acc)
-	}
-	for n, b := range batches {
-		emit(mtime.FromTime(earliest[n]), n, *b)
-	}
 }
 
 // minuteFn keeps the sums of the open minute rows of one bucket of row keys and emits a

@@ -107,10 +107,9 @@ func Categories(s beam.Scope, prefixes, events beam.PCollection) beam.PCollectio
 
 // Fixed sets the category of each event from prefixes, a table that does not change during the
 // run, carried in the DoFn rather than as a side input: the batch job's form. It takes and
-// returns a PCollection<event.Event>, with the same rule as Categories (Table). Measured on
-// Prism (1M events, scripts/bench-batch.sh): the side input cost the batch job 28% of its CPU
-// (35.8 s against 25.7 s), most of it the runner's scheduling loop spinning while the stage
-// that reads the side input waits on its watermark; a bounded run reads the table once anyway.
+// returns a PCollection<event.Event>, with the same rule as Categories (Table). On Prism the
+// side input cost the batch job 28% of its CPU (docs/design-notes.md "The batch job on one
+// machine"), and a bounded run reads the table once anyway.
 func Fixed(s beam.Scope, prefixes []Prefix, events beam.PCollection) beam.PCollection {
 	s = s.Scope("enrich.Fixed")
 	return beam.ParDo(s, &fixedFn{Prefixes: prefixes}, events)
