@@ -68,12 +68,21 @@ func Batch(s beam.Scope, cfg BatchConfig, raws beam.PCollection) Output {
 	events, dead := parse.Scoped(s, cfg.Scope, cfg.MaxRecordBytes, raws)
 	f := cfg.Filter
 	f.Owned = owned
-	kept := dedupe.ByID(s, ttlOrDefault(cfg.DedupeTTL), cfg.Scope, filter.Apply(s, f, events), cfg.SpillDir)
-	mine, context := scope.Split(s, owned, kept)
-	enriched := enrich.Fixed(s, cfg.Prefixes, mine)
-	scored, dead := scoreEvents(s, cfg.Score, enriched, dead)
-	return Output{Rows: aggregate.Views(s, views.Batch, cfg.Scope, cfg.SpillDir, scored, context), DeadLetters: dead}
+	parts := dedupe.ByIDInParts(s, ttlOrDefault(cfg.DedupeTTL), cfg.Scope, filter.Apply(s, f, events), cfg.SpillDir, dedupeParts)
+	var toAggregate []beam.PCollection
+	for _, kept := range parts {
+		mine, context := scope.Split(s, owned, kept)
+		var scored beam.PCollection
+		scored, dead = scoreEvents(s, cfg.Score, enrich.Fixed(s, cfg.Prefixes, mine), dead)
+		toAggregate = append(toAggregate, scored, context)
+	}
+	return Output{Rows: aggregate.Views(s, views.Batch, cfg.Scope, cfg.SpillDir, toAggregate...), DeadLetters: dead}
 }
+
+// dedupeParts is how many separate groupings the batch dedupe uses (dedupe.ByIDInParts): each
+// part's dedupe, enrichment, scoring and sums run as a stage of their own, in parallel on
+// Prism, which runs a grouping's keys as one bundle on one core.
+const dedupeParts = 4
 
 // ttlOrDefault returns ttl, or dedupe.DefaultTTL for 0.
 func ttlOrDefault(ttl time.Duration) time.Duration {

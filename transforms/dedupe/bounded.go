@@ -21,6 +21,8 @@ func init() {
 	register.DoFn2x0[event.Event, func(int, event.Batch)](&bucketFn{})
 	register.DoFn4x0[context.Context, int, func(*event.Batch) bool, func(event.Event)](&pickBucketFn{})
 	register.DoFn4x1[context.Context, int, func(*spill.Ref) bool, func(event.Event), error](&pickSpilledFn{})
+	register.DoFn3x0[int, beam.Y, func(int, beam.Y)](&partFn{})
+	register.Emitter2[int, beam.Y]()
 	register.Emitter2[int, event.Batch]()
 	register.Iter1[event.Batch]()
 	register.Emitter1[event.Event]()
@@ -44,6 +46,15 @@ func init() {
 // runner then holds a reference per batch instead of the events. Use it only with a runner
 // whose workers all run on this machine (Prism); "" groups the batches themselves.
 func ByID(s beam.Scope, ttl time.Duration, sc scope.Config, events beam.PCollection, spillDir string) beam.PCollection {
+	return ByIDInParts(s, ttl, sc, events, spillDir, 1)[0]
+}
+
+// ByIDInParts is ByID with its buckets grouped in parts separate groupings, and the kept events
+// of each part returned as a PCollection of its own: Prism runs all the keys of a grouping as
+// one bundle on one core, and the parts as bundles of their own, in parallel. Apply what
+// follows dedupe to each part; a flatten of the parts would be a stage boundary that every
+// event crosses.
+func ByIDInParts(s beam.Scope, ttl time.Duration, sc scope.Config, events beam.PCollection, spillDir string, parts int) []beam.PCollection {
 	s = s.Scope("dedupe.ByID")
 	if events.WindowingStrategy().Fn.Kind != window.GlobalWindows {
 		panic("dedupe.ByID needs a bounded input in the global window; use Stateful in streaming")
@@ -51,12 +62,38 @@ func ByID(s beam.Scope, ttl time.Duration, sc scope.Config, events beam.PCollect
 	if ttl < time.Millisecond {
 		panic("dedupe.ByID: ttl must be at least 1ms")
 	}
-	batches := beam.ParDo(s, &bucketFn{DecideOnly: sc.DecideOnly}, events)
-	pick := pickBucketFn{TTL: ttl, Owned: sc.Owned, DecideOnly: sc.DecideOnly}
-	if spillDir != "" {
-		return beam.ParDo(s, &pickSpilledFn{pick}, beam.GroupByKey(s, spill.Values(s, spillDir, batches)))
+	if parts < 1 || parts > buckets {
+		panic(fmt.Sprintf("dedupe.ByIDInParts: parts must be in [1, %d]", buckets))
 	}
-	return beam.ParDo(s, &pick, beam.GroupByKey(s, batches))
+	keyed := beam.ParDo(s, &bucketFn{DecideOnly: sc.DecideOnly}, events)
+	if spillDir != "" {
+		keyed = spill.Values(s, spillDir, keyed)
+	}
+	pick := pickBucketFn{TTL: ttl, Owned: sc.Owned, DecideOnly: sc.DecideOnly}
+	out := make([]beam.PCollection, parts)
+	for i := range out {
+		in := keyed
+		if parts > 1 {
+			in = beam.ParDo(s, &partFn{Part: i, Parts: parts}, keyed)
+		}
+		if spillDir != "" {
+			out[i] = beam.ParDo(s, &pickSpilledFn{pick}, beam.GroupByKey(s, in))
+		} else {
+			out[i] = beam.ParDo(s, &pick, beam.GroupByKey(s, in))
+		}
+	}
+	return out
+}
+
+// partFn passes the buckets of one part: those whose number is Part modulo Parts.
+type partFn struct {
+	Part, Parts int
+}
+
+func (f *partFn) ProcessElement(k int, v beam.Y, emit func(int, beam.Y)) {
+	if k%f.Parts == f.Part {
+		emit(k, v)
+	}
 }
 
 // buckets is how many groups ByID spreads IDs over. Events travel in batches per bucket (one

@@ -83,10 +83,15 @@ func TestByID(t *testing.T) {
 		{name: "identical copies count once", in: []event.Event{ev("a", 0, "x"), ev("a", 0, "x"), ev("a", 0, "x")}, want: []event.Event{ev("a", 0, "x")}, duplicates: 2},
 		{name: "earliest copy wins", in: []event.Event{ev("a", time.Hour, "1"), ev("a", 0, "2"), ev("a", 20*time.Hour, "0")}, want: []event.Event{ev("a", 0, "2")}, duplicates: 2},
 		{name: "time ties go to the smallest raw record", in: []event.Event{ev("a", 0, "b"), ev("a", 0, "a"), ev("a", 0, "c")}, want: []event.Event{ev("a", 0, "a")}, duplicates: 2},
+		{name: "IDs of several buckets", in: []event.Event{ev("a", 0, "a"), ev("b", 0, "b"), ev("c", 0, "c"), ev("d", 0, "d"), ev("e", 0, "e"), ev("b", time.Hour, "b2")},
+			want: []event.Event{ev("a", 0, "a"), ev("b", 0, "b"), ev("c", 0, "c"), ev("d", 0, "d"), ev("e", 0, "e")}, duplicates: 1},
 	}
 	forms := map[string]func(beam.Scope, beam.PCollection) beam.PCollection{
 		"ByID": func(s beam.Scope, events beam.PCollection) beam.PCollection {
 			return ByID(s, DefaultTTL, scope.Config{}, events, "")
+		},
+		"ByIDInParts": func(s beam.Scope, events beam.PCollection) beam.PCollection {
+			return beam.Flatten(s, ByIDInParts(s, DefaultTTL, scope.Config{}, events, "", 3)...)
 		},
 		"Stateful": func(s beam.Scope, events beam.PCollection) beam.PCollection {
 			return Stateful(s, Options{TTL: DefaultTTL, MaxIDs: DefaultMaxIDs}, events)
