@@ -88,8 +88,7 @@ func (f *bucketPointsFn) ProcessElement(e event.Event, emit func(int, pointBatch
 	b := f.batches.Get(k)
 	b.add(e)
 	if len(b.Points) >= maxPoints {
-		emit(k, *b)
-		delete(f.batches, k)
+		emit(k, f.batches.Take(k))
 	}
 }
 
@@ -116,10 +115,7 @@ func addByUser(users map[string][]point, b pointBatch) {
 }
 
 func (f *bucketPointsFn) FinishBundle(emit func(int, pointBatch)) {
-	for k, b := range f.batches {
-		emit(k, *b)
-	}
-	f.batches = nil
+	f.batches.Flush(emit)
 }
 
 // sessionsFn emits the sessions that start in Owned of every user of one bucket, and counts

@@ -106,14 +106,13 @@ func (f *minutePointsFn) ProcessElement(e event.Event, _ func(beam.EventTime, in
 }
 
 func (f *minutePointsFn) FinishBundle(emit func(beam.EventTime, int, pointBatch)) {
-	for k, b := range f.batches {
+	f.batches.Flush(func(k bucketMinute, b pointBatch) {
 		earliest := b.Points[0].TimeMs
 		for _, p := range b.Points[1:] {
 			earliest = min(earliest, p.TimeMs)
 		}
-		emit(mtime.Time(earliest), k.bucket, *b)
-	}
-	f.batches = nil
+		emit(mtime.Time(earliest), k.bucket, b)
+	})
 }
 
 // gateFn is the sessions' lateness gate, per bucket of users: it holds the points of a minute

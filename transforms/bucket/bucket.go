@@ -26,3 +26,22 @@ func (bs Batches[K, B]) Get(k K) *B {
 	}
 	return b
 }
+
+// Flush calls each with every batch, then empties bs.
+func (bs Batches[K, B]) Flush(each func(K, B)) {
+	for k, b := range bs {
+		each(k, *b)
+		delete(bs, k)
+	}
+}
+
+// Take returns the batch of k and forgets it (the next Get starts an empty one).
+func (bs Batches[K, B]) Take(k K) B {
+	b := bs[k]
+	delete(bs, k)
+	if b == nil {
+		var zero B
+		return zero
+	}
+	return *b
+}

@@ -2,6 +2,7 @@ package bucket
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 )
 
@@ -35,5 +36,28 @@ func TestBatches(t *testing.T) {
 	*bs.Get(2) = append(*bs.Get(2), "c")
 	if len(bs) != 2 || len(*bs[1]) != 2 || (*bs[2])[0] != "c" {
 		t.Errorf("batches %v", bs)
+	}
+}
+
+func TestBatchesTakeAndFlush(t *testing.T) {
+	bs := Batches[int, []string]{}
+	*bs.Get(1) = append(*bs.Get(1), "a")
+	*bs.Get(2) = append(*bs.Get(2), "b", "c")
+	if got := bs.Take(1); len(got) != 1 || got[0] != "a" {
+		t.Errorf("Take(1) = %v, want [a]", got)
+	}
+	if got := bs.Take(7); got != nil {
+		t.Errorf("Take of a missing key = %v, want the zero batch", got)
+	}
+	if len(*bs.Get(1)) != 0 {
+		t.Error("Get after Take did not start an empty batch")
+	}
+	got := map[int]int{}
+	bs.Flush(func(k int, b []string) { got[k] = len(b) })
+	if want := map[int]int{1: 0, 2: 2}; !maps.Equal(got, want) {
+		t.Errorf("Flush gave %v, want %v", got, want)
+	}
+	if len(bs) != 0 {
+		t.Errorf("%d batches left after Flush", len(bs))
 	}
 }

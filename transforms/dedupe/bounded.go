@@ -124,16 +124,12 @@ func (f *bucketFn) ProcessElement(e event.Event, emit func(int, event.Batch)) {
 	b := f.batches.Get(k)
 	b.Events = append(b.Events, e)
 	if len(b.Events) >= maxBatch {
-		emit(k, *b)
-		delete(f.batches, k)
+		emit(k, f.batches.Take(k))
 	}
 }
 
 func (f *bucketFn) FinishBundle(emit func(int, event.Batch)) {
-	for k, b := range f.batches {
-		emit(k, *b)
-	}
-	f.batches = nil
+	f.batches.Flush(emit)
 }
 
 // pickBucketFn decides the copies of each ID of a bucket and counts the owned ones.

@@ -122,8 +122,5 @@ func (f *streamBucketFn) ProcessElement(e event.Event, _ func(beam.EventTime, in
 }
 
 func (f *streamBucketFn) FinishBundle(emit func(beam.EventTime, int, event.Batch)) {
-	for k, b := range f.batches {
-		emit(mtime.FromTime(earliestTime(b.Events)), k, *b)
-	}
-	f.batches = nil
+	f.batches.Flush(func(k int, b event.Batch) { emit(mtime.FromTime(earliestTime(b.Events)), k, b) })
 }
