@@ -2,10 +2,14 @@ package aggregate
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"time"
 
+	"github.com/beamline/beamline/internal/varcode"
 	"github.com/beamline/beamline/io/spill"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -67,10 +71,42 @@ func splitSessions(all []point, owned scope.Range, emit func(rowID, Acc, time.Ti
 // userBuckets is how many groups the batch sessionization spreads users over.
 const userBuckets = 256
 
-// pointBatch is the session points of several users, travelling as one element.
+// pointBatch is the session points of several users, travelling as one element: Points[i] is
+// a point of Users[i].
 type pointBatch struct {
 	Users  []string
 	Points []point
+}
+
+func init() {
+	beam.RegisterCoder(reflect.TypeOf((*pointBatch)(nil)).Elem(), encodePointBatch, decodePointBatch)
+}
+
+func encodePointBatch(pb pointBatch) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(pb.Points)))
+	for i, p := range pb.Points {
+		b = varcode.AppendString(b, pb.Users[i])
+		b = binary.AppendVarint(b, p.TimeMs)
+		b = varcode.AppendString(b, p.ID)
+		b = varcode.AppendString(b, p.Country)
+	}
+	return b
+}
+
+var errPointBatch = errors.New("aggregate: bad point batch encoding")
+
+func decodePointBatch(b []byte) (pointBatch, error) {
+	d := varcode.NewDecoder(b)
+	n := d.Count()
+	pb := pointBatch{Users: make([]string, n), Points: make([]point, n)}
+	for i := range pb.Points {
+		pb.Users[i] = d.Str()
+		pb.Points[i] = point{TimeMs: d.Varint(), ID: d.Str(), Country: d.Str()}
+	}
+	if d.Err() != nil {
+		return pointBatch{}, errPointBatch
+	}
+	return pb, nil
 }
 
 // bucketPointsFn collects the session points of a bundle into one batch per bucket of the user.

@@ -57,6 +57,14 @@ func TestCodersRoundTrip(t *testing.T) {
 		if err != nil || !cmp.Equal(pl, backPL, empty) {
 			t.Fatalf("pointList %+v came back as %+v (%v)", pl, backPL, err)
 		}
+		pb := pointBatch{Points: pl.Points}
+		for i := range pb.Points {
+			pb.Users = append(pb.Users, fmt.Sprintf("u-%d-ü", i))
+		}
+		backPB, err := decodePointBatch(encodePointBatch(pb))
+		if err != nil || !cmp.Equal(pb, backPB, empty) {
+			t.Fatalf("pointBatch %+v came back as %+v (%v)", pb, backPB, err)
+		}
 		var open openSessions
 		for _, p := range pl.Points {
 			open.Sessions = append(open.Sessions, openSession{First: p, LastMs: p.TimeMs + r.Int64N(1e9), Events: r.Int64N(1e6)})
@@ -65,12 +73,13 @@ func TestCodersRoundTrip(t *testing.T) {
 		if err != nil || !cmp.Equal(open, backOS, empty) {
 			t.Fatalf("openSessions %+v came back as %+v (%v)", open, backOS, err)
 		}
-		for _, enc := range [][]byte{encodeAcc(a), encodeRowSums(rs), encodePoints(pl), encodeOpenSessions(open)} {
+		for _, enc := range [][]byte{encodeAcc(a), encodeRowSums(rs), encodePoints(pl), encodeOpenSessions(open), encodePointBatch(pb)} {
 			for n := range enc {
 				decodeAcc(enc[:n]) // must not panic
 				decodeRowSums(enc[:n])
 				decodePoints(enc[:n])
 				decodeOpenSessions(enc[:n])
+				decodePointBatch(enc[:n])
 			}
 		}
 	}
@@ -83,6 +92,7 @@ func FuzzDecoders(f *testing.F) {
 	f.Add(encodeAcc(randomAcc(r)))
 	f.Add(encodeRowSums(rowSums{Keys: []string{"k"}, Accs: []Acc{randomAcc(r)}}))
 	f.Add(encodePoints(pointList{Points: []point{{TimeMs: 5, ID: "e", Country: "DE"}}}))
+	f.Add(encodePointBatch(pointBatch{Users: []string{"u"}, Points: []point{{TimeMs: 5, ID: "e", Country: "DE"}}}))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	empty := cmpopts.EquateEmpty()
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -99,6 +109,11 @@ func FuzzDecoders(f *testing.F) {
 		if pl, err := decodePoints(b); err == nil {
 			if back, err := decodePoints(encodePoints(pl)); err != nil || !cmp.Equal(pl, back, empty) {
 				t.Errorf("pointList %+v re-encoded came back as %+v (%v)", pl, back, err)
+			}
+		}
+		if pb, err := decodePointBatch(b); err == nil {
+			if back, err := decodePointBatch(encodePointBatch(pb)); err != nil || !cmp.Equal(pb, back, empty) {
+				t.Errorf("pointBatch %+v re-encoded came back as %+v (%v)", pb, back, err)
 			}
 		}
 		if o, err := decodeOpenSessions(b); err == nil {
