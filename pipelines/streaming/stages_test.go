@@ -1,29 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	"github.com/beamline/beamline/io/archive"
-	"github.com/beamline/beamline/io/event"
 	"github.com/beamline/beamline/io/generator"
 	"github.com/beamline/beamline/io/source/pubsubsource/pubsubtest"
-	"github.com/beamline/beamline/io/store"
-	"github.com/beamline/beamline/io/topic"
 	"github.com/beamline/beamline/io/views"
 	"github.com/beamline/beamline/io/views/reference"
 )
@@ -123,116 +110,6 @@ func TestValidateStages(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// failPublish makes the Publish calls to one topic fail with code Unavailable (which
-// publishers retry) while on is set.
-type failPublish struct {
-	topic string
-	on    *atomic.Bool
-}
-
-func (f failPublish) React(req any) (bool, any, error) {
-	if r, ok := req.(*pb.PublishRequest); ok && r.GetTopic() == f.topic && f.on.Load() {
-		return true, nil, status.Error(codes.Unavailable, "test: publishing is failing")
-	}
-	return false, nil, nil
-}
-
-// TestScoreStageAcksAfterPublishing runs the score stage on Prism between two topics of a
-// pstest server whose output topic rejects publications at first: the stage reads its input
-// but acknowledges none of it while its output is not published; once publishing works, every
-// input message is acknowledged and its event published, scored as the reference model scores
-// it, with every field kept.
-func TestScoreStageAcksAfterPublishing(t *testing.T) {
-	var failing atomic.Bool
-	failing.Store(true)
-	out := "projects/" + pubsubtest.Project + "/topics/scored"
-	srv := &pubsubtest.Server{Server: pstest.NewServer(pstest.ServerReactorOption{FuncName: "Publish", Reactor: failPublish{topic: out, on: &failing}})}
-	t.Cleanup(func() { srv.Close() })
-	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
-	srv.CreateTopic(t, "ingested")
-	sub := srv.CreateSubscription(t, "ingested", "score", 10*time.Second)
-	outURL := srv.CreateTopic(t, "scored")
-
-	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	want := map[string]event.Event{}
-	for _, r := range clickstreamWithPosts(900, 7, start) {
-		e, err := event.Parse(r)
-		if err != nil || want[e.ID].ID != "" {
-			continue // garbage and duplicates: the ingest stage's
-		}
-		e.Category = "unknown"
-		m, err := topic.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Publish("projects/"+pubsubtest.Project+"/topics/ingested", m.Data, m.Attributes)
-		want[e.ID] = e
-	}
-	cfg := Config{Stage: StageScore, Source: sub + "?timestamp_attribute=ts&call=500ms&idle=2s", OutputTopic: outURL,
-		Model: "logreg://" + modelFile, DeadLetter: t.TempDir()}
-	j := startJob(t, cfg)
-	read := j.waitFor(t, time.Minute, func() bool { return srv.TopicStats("ingested", 1).Deliveries > 0 })
-	time.Sleep(2 * time.Second) // four reader calls (500 ms each) while publishing fails
-	in := srv.TopicStats("ingested", 1)
-	if !read || in.Unacked != len(want) {
-		t.Fatalf("while its output could not be published the stage read %d deliveries and acknowledged %d of %d messages; want all read, none acknowledged",
-			in.Deliveries, len(want)-in.Unacked, len(want))
-	}
-	failing.Store(false)
-	settled := j.waitFor(t, time.Minute, func() bool {
-		return srv.TopicStats("ingested", 1).Unacked == 0 && srv.TopicStats("scored", 0).Messages >= len(want)
-	})
-	j.stop(t)
-	if !settled {
-		t.Fatalf("after publishing recovered: input %+v, output %+v", srv.TopicStats("ingested", 1), srv.TopicStats("scored", 0))
-	}
-	checkScored(t, srv, want)
-	t.Logf("input %+v; report:\n%s", srv.TopicStats("ingested", 1), reportOf(j.rep))
-}
-
-// checkScored checks that the scored topic of srv holds each event of want once, with every
-// field kept, flagged as the reference model flags it.
-func checkScored(t *testing.T, srv *pubsubtest.Server, want map[string]event.Event) {
-	t.Helper()
-	flagged := flaggedBy(t, Config{Model: "logreg://" + modelFile})
-	got := map[string]event.Event{}
-	posts, flags := 0, 0
-	for _, m := range srv.Messages() {
-		if m.Topic != "projects/"+pubsubtest.Project+"/topics/scored" {
-			continue
-		}
-		e, err := topic.Unmarshal(m.Data)
-		if err != nil {
-			t.Fatalf("scored message %s: %v", m.ID, err)
-		}
-		if _, dup := got[e.ID]; dup {
-			t.Errorf("event %s published twice", e.ID)
-		}
-		got[e.ID] = e
-		w, ok := want[e.ID]
-		if !ok {
-			t.Errorf("unexpected event %s", e.ID)
-			continue
-		}
-		if w.Type == event.TypePost {
-			posts++
-			if want := flagged(w.Text, w.UserAgent, w.URL); e.Flagged != want {
-				t.Errorf("post %s flagged %v (score %v), the reference says %v", e.ID, e.Flagged, e.Score, want)
-			}
-		}
-		if e.Flagged {
-			flags++
-		}
-		e.Score, e.Flagged = 0, false
-		if d := cmp.Diff(w, e); d != "" {
-			t.Errorf("event %s changed on its way through the score stage (-want +got):\n%s", e.ID, d)
-		}
-	}
-	if len(got) != len(want) || flags == 0 || flags == posts {
-		t.Errorf("%d events scored of %d, %d of %d posts flagged; want all, and some posts flagged but not all", len(got), len(want), flags, posts)
 	}
 }
 
@@ -361,75 +238,4 @@ func stageReport(log string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// writeArchive writes records as one archive file of the hour of at, as the archive writer
-// does.
-func writeArchive(t *testing.T, dir string, at time.Time, records [][]byte) {
-	t.Helper()
-	path := archive.FileName(dir, at)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	for _, r := range records {
-		zw.Write(append(r, '\n'))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestIngestWarmRestartRepublishes starts the ingest stage with a store whose speed watermark
-// is set (the aggregate stage's) and an archive whose tail holds events before and after the
-// point a restart replays from (as --stage=all does): it publishes the archived events from
-// that point on, once each (the aggregate stage drops those it has already counted), and
-// filters the older ones as out_of_range.
-func TestIngestWarmRestartRepublishes(t *testing.T) {
-	srv := pubsubtest.Start(t, 10*time.Second)
-	cfg := testConfig(t, srv.URL+"?idle=1s&call=500ms")
-	cfg.Stage, cfg.OutputTopic = StageIngest, srv.CreateTopic(t, "ingested")
-	wm := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	from := planRestart(wm, time.Time{}, cfg.lateness()).ReplayFrom
-	ctx := context.Background()
-	st, err := store.Open(ctx, cfg.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetSpeedWatermark(ctx, wm); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	rec := func(id string, at time.Time) []byte {
-		return []byte(fmt.Sprintf(`{"event_id":%q,"type":"click","user_id":"u","url":"https://x/","ts":%q}`, id, at.Format(time.RFC3339Nano)))
-	}
-	writeArchive(t, cfg.Archive, from, [][]byte{rec("old", from.Add(-time.Minute)), rec("a", from), rec("b", from.Add(20*time.Minute)), []byte("garbage")})
-	writeArchive(t, cfg.Archive, wm, [][]byte{rec("c", wm.Add(5*time.Minute)), rec("a", from)})
-	writeArchive(t, cfg.Archive, from.Add(-time.Hour), [][]byte{rec("older", from.Add(-time.Hour))})
-
-	j := startJob(t, cfg)
-	published := func() map[string]int {
-		ids := map[string]int{}
-		for _, m := range srv.Messages() {
-			if m.Topic == "projects/"+pubsubtest.Project+"/topics/ingested" {
-				ids[m.Attributes[topic.AttrEventID]]++
-			}
-		}
-		return ids
-	}
-	want := map[string]int{"a": 1, "b": 1, "c": 1}
-	ok := j.waitFor(t, time.Minute, func() bool { return cmp.Equal(want, published()) })
-	j.stop(t)
-	if !ok {
-		t.Errorf("published %v, want %v", published(), want)
-	}
-	c := j.rep.Counters
-	if j.rep.Plan.ReplayFrom != from || len(j.rep.Plan.Files) != 2 || c["filtered_out_of_range"] != 1 || c["duplicates"] != 1 {
-		t.Errorf("replayed %d files from %s (want 2 from %s); counters %v: want 1 filtered out_of_range and 1 duplicate",
-			len(j.rep.Plan.Files), j.rep.Plan.ReplayFrom, from, c)
-	}
 }

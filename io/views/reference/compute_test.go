@@ -1,9 +1,6 @@
 package reference_test
 
 import (
-	"encoding/json"
-	"sort"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,118 +12,8 @@ import (
 
 var day = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 
-// baseConfig covers 2026-11-20 only, with the default bot patterns.
-func baseConfig() reference.Config {
-	return reference.Config{From: day, To: day, BotPatterns: reference.DefaultBotPatterns}
-}
-
 // del marks a field that ev leaves out.
 const del = "\x00del"
-
-// ev returns a valid pageview as a JSON line, with fields overridden by name/value pairs; a
-// value of del removes the field.
-func ev(kv ...string) string {
-	f := map[string]string{
-		"event_id": "e-1", "type": "pageview", "user_id": "u-1", "url": "https://shop.example/p/1",
-		"country": "DE", "user_agent": "Mozilla/5.0", "ts": "2026-11-20T10:00:00.000Z",
-	}
-	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == del {
-			delete(f, kv[i])
-		} else {
-			f[kv[i]] = kv[i+1]
-		}
-	}
-	b, err := json.Marshal(f)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-// bare returns lines as records whose Source names no lake partition ("test:N"): valid events
-// are owned by the day of their event time, dead letters by every run.
-func bare(lines ...string) []reference.Record {
-	recs := make([]reference.Record, len(lines))
-	for i, l := range lines {
-		recs[i] = reference.Record{Raw: []byte(l), Source: "test:" + strconv.Itoa(i+1)}
-	}
-	return recs
-}
-
-// filed returns lines as records of a file in the lake partition of day dt (YYYY-MM-DD).
-func filed(dt string, lines ...string) []reference.Record {
-	recs := make([]reference.Record, len(lines))
-	for i, l := range lines {
-		recs[i] = reference.Record{Raw: []byte(l), Source: "raw/dt=" + dt + "/hr=00/test.jsonl:" + strconv.Itoa(i+1)}
-	}
-	return recs
-}
-
-// compute runs Compute over lines given as bare records (see computeRecs).
-func compute(t *testing.T, cfg reference.Config, lines ...string) reference.Result {
-	t.Helper()
-	return computeRecs(t, cfg, bare(lines...))
-}
-
-// computeRecs runs Compute over recs and checks what holds for every result: the counts add up
-// (every record is counted once, as read or as context), rows fit their view and are sorted.
-func computeRecs(t *testing.T, cfg reference.Config, recs []reference.Record) reference.Result {
-	t.Helper()
-	res := reference.Compute(cfg, recs)
-	c := res.Counts
-	sum := c.Processed + c.Duplicates
-	for _, n := range c.Filtered {
-		sum += n
-	}
-	for _, n := range c.DeadLettered {
-		sum += n
-	}
-	if c.Read+c.Context != int64(len(recs)) || sum != c.Read || c.Read < 0 || c.Context < 0 {
-		t.Errorf("counts %+v: read %d and context %d of %d records, parts add up to %d", c, c.Read, c.Context, len(recs), sum)
-	}
-	for _, r := range res.Rows {
-		if err := r.Validate(); err != nil {
-			t.Error(err)
-		}
-		if r.Layer != views.Batch {
-			t.Errorf("row %+v: layer %q, want batch", r, r.Layer)
-		}
-	}
-	if !sort.SliceIsSorted(res.Rows, func(i, j int) bool {
-		a, b := res.Rows[i], res.Rows[j]
-		if a.View != b.View {
-			return a.View < b.View
-		}
-		if a.Key != b.Key {
-			return a.Key < b.Key
-		}
-		return a.WindowStart.Before(b.WindowStart)
-	}) {
-		t.Error("rows are not sorted by view, key, window start")
-	}
-	return res
-}
-
-// outcome says what happened to a single record: "processed", "duplicate", "filtered:NAME",
-// "dead:REASON" or "context".
-func outcome(c reference.Counts) string {
-	switch {
-	case c.Context == 1:
-		return "context"
-	case c.Processed == 1:
-		return "processed"
-	case c.Duplicates == 1:
-		return "duplicate"
-	}
-	for name := range c.Filtered {
-		return "filtered:" + name
-	}
-	for reason := range c.DeadLettered {
-		return "dead:" + reason
-	}
-	return "nothing"
-}
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -261,17 +148,6 @@ func TestFilters(t *testing.T) {
 	}
 }
 
-// keys returns the keys of a view's rows, with their window starts as "15:04".
-func keys(rows []views.Row, view string) []string {
-	var out []string
-	for _, r := range rows {
-		if r.View == view {
-			out = append(out, r.Key+"@"+r.WindowStart.Format("15:04"))
-		}
-	}
-	return out
-}
-
 func TestDedupe(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -350,25 +226,6 @@ func TestCategories(t *testing.T) {
 	})
 }
 
-// row builds an expected row.
-func row(view, key, start string, length time.Duration, metrics map[string]int64) views.Row {
-	s, err := time.Parse(time.RFC3339, start)
-	if err != nil {
-		panic(err)
-	}
-	return views.Row{View: view, Key: key, WindowStart: s, WindowEnd: s.Add(length), Metrics: metrics, Layer: views.Batch}
-}
-
-func rowsOf(rows []views.Row, view string) []views.Row {
-	var out []views.Row
-	for _, r := range rows {
-		if r.View == view {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func TestMinuteViews(t *testing.T) {
 	cfg := baseConfig()
 	cfg.Categories = map[string]string{"https://shop.example/": "shop"}
@@ -402,145 +259,6 @@ func TestMinuteViews(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
-	}
-}
-
-// lookahead returns a config change that sets Config.Lookahead.
-func lookahead(d time.Duration) func(reference.Config) reference.Config {
-	return func(c reference.Config) reference.Config { c.Lookahead = d; return c }
-}
-
-func TestSessions(t *testing.T) {
-	const h = time.Hour
-	sessions := func(n, events, dur int64) map[string]int64 {
-		return map[string]int64{"sessions": n, "events": events, "duration_s": dur}
-	}
-	tests := []struct {
-		name  string
-		cfg   func(reference.Config) reference.Config
-		lines []string
-		want  []views.Row
-	}{
-		{"gap of exactly 30 minutes continues", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T10:00:00.000Z"),
-			ev("event_id", "2", "ts", "2026-11-20T10:30:00.000Z"),
-			ev("event_id", "3", "ts", "2026-11-20T11:00:00.000Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T10:00:00Z", h, sessions(1, 3, 3600))}},
-		{"gap of 30 minutes and 1 ms splits", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T10:00:00.000Z"),
-			ev("event_id", "2", "ts", "2026-11-20T10:30:00.001Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T10:00:00Z", h, sessions(2, 2, 0))}},
-		{"sub-millisecond gap over 30 minutes is truncated away", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T10:00:00.000Z"),
-			ev("event_id", "2", "ts", "2026-11-20T10:30:00.000999Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T10:00:00Z", h, sessions(1, 2, 1800))}},
-		{"events out of order", nil, []string{
-			ev("event_id", "3", "ts", "2026-11-20T10:50:00Z"),
-			ev("event_id", "1", "ts", "2026-11-20T10:10:00Z"),
-			ev("event_id", "2", "ts", "2026-11-20T10:30:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T10:00:00Z", h, sessions(1, 3, 2400))}},
-		{"hour and country of the first event", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T10:59:59.999Z", "country", "fr"),
-			ev("event_id", "2", "ts", "2026-11-20T11:20:00Z", "country", "DE"),
-		}, []views.Row{row(views.Sessions, "FR", "2026-11-20T10:00:00Z", h, sessions(1, 2, 1200))}},
-		{"tie for first: smallest event_id", nil, []string{
-			ev("event_id", "b", "ts", "2026-11-20T10:00:00Z", "country", "BR"),
-			ev("event_id", "a", "ts", "2026-11-20T10:00:00Z", "country", "IN"),
-		}, []views.Row{row(views.Sessions, "IN", "2026-11-20T10:00:00Z", h, sessions(1, 2, 0))}},
-		{"duration truncated to seconds", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T10:00:00.000Z"),
-			ev("event_id", "2", "ts", "2026-11-20T10:00:01.999Z"),
-			ev("event_id", "3", "user_id", "u-2", "ts", "2026-11-20T10:10:00.500Z"),
-			ev("event_id", "4", "user_id", "u-2", "ts", "2026-11-20T10:10:02.499Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T10:00:00Z", h, sessions(2, 4, 2))}},
-		{"sessions per user", nil, []string{
-			ev("event_id", "1", "user_id", "a", "ts", "2026-11-20T10:00:00Z"),
-			ev("event_id", "2", "user_id", "b", "ts", "2026-11-20T10:20:00Z"),
-			ev("event_id", "3", "user_id", "a", "ts", "2026-11-20T10:40:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T10:00:00Z", h, sessions(3, 3, 0))}},
-		{"filtered and duplicate events are not in sessions", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T10:00:00Z"),
-			ev("event_id", "2", "ts", "2026-11-20T10:20:00Z", "user_agent", "bot"),
-			ev("event_id", "1", "ts", "2026-11-20T10:40:00Z"),
-			ev("event_id", "3", "ts", "2026-11-20T10:45:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T10:00:00Z", h, sessions(2, 2, 0))}},
-		{"a session from the day before is that day's", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-19T23:50:00Z"),
-			ev("event_id", "2", "ts", "2026-11-20T00:10:00Z"),
-		}, nil},
-		{"a session across the end of the range counts whole", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T23:50:00Z"),
-			ev("event_id", "2", "ts", "2026-11-21T00:10:00Z"),
-			ev("event_id", "3", "ts", "2026-11-21T00:40:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 3, 3000))}},
-		{"a session after the range is the next day's", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T23:20:00Z"),
-			ev("event_id", "2", "ts", "2026-11-21T00:00:00Z"),
-			ev("event_id", "3", "ts", "2026-11-21T00:20:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 1, 0))}},
-		{"a session starting at the end of the range is the next day's", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T23:29:59.999Z"),
-			ev("event_id", "2", "ts", "2026-11-21T00:00:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 1, 0))}},
-		{"a context duplicate is not in sessions", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T23:50:00Z"),
-			ev("event_id", "1", "ts", "2026-11-21T00:10:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 1, 0))}},
-		{"no horizon: the session runs on", nil, []string{
-			ev("event_id", "1", "ts", "2026-11-20T23:50:00Z"),
-			ev("event_id", "2", "ts", "2026-11-21T00:15:00Z"),
-			ev("event_id", "3", "ts", "2026-11-21T00:40:00Z"),
-			ev("event_id", "4", "ts", "2026-11-21T01:05:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 4, 4500))}},
-		{"events at or after the horizon are left out", lookahead(40 * time.Minute), []string{
-			ev("event_id", "1", "ts", "2026-11-20T23:50:00Z"),
-			ev("event_id", "2", "ts", "2026-11-21T00:15:00Z"),
-			ev("event_id", "3", "ts", "2026-11-21T00:39:59.999Z"),
-			ev("event_id", "4", "ts", "2026-11-21T00:40:00Z"),
-			ev("event_id", "5", "ts", "2026-11-21T01:05:00Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 3, 2999))}},
-		{"the horizon does not touch the run's own day", lookahead(time.Millisecond), []string{
-			ev("event_id", "1", "ts", "2026-11-20T23:59:59.999Z"),
-			ev("event_id", "2", "ts", "2026-11-21T00:00:00Z"),
-			ev("event_id", "3", "ts", "2026-11-21T00:00:00.001Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 2, 0))}},
-		{"across midnight within the range", func(c reference.Config) reference.Config { c.To = c.To.AddDate(0, 0, 1); return c }, []string{
-			ev("event_id", "1", "ts", "2026-11-20T23:59:59.999Z"),
-			ev("event_id", "2", "ts", "2026-11-21T00:00:00.000Z"),
-			ev("event_id", "3", "ts", "2026-11-21T00:29:59.999Z"),
-		}, []views.Row{row(views.Sessions, "DE", "2026-11-20T23:00:00Z", h, sessions(1, 3, 1800))}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := baseConfig()
-			if tt.cfg != nil {
-				cfg = tt.cfg(cfg)
-			}
-			res := compute(t, cfg, tt.lines...)
-			if diff := cmp.Diff(tt.want, rowsOf(res.Rows, views.Sessions)); diff != "" {
-				t.Errorf("sessions (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestMidnightBoundary(t *testing.T) {
-	cfg := baseConfig()
-	cfg.To = cfg.To.AddDate(0, 0, 1)
-	res := compute(t, cfg,
-		ev("event_id", "1", "ts", "2026-11-20T23:59:59.999Z"),
-		ev("event_id", "2", "ts", "2026-11-21T00:00:00.000Z"),
-		ev("event_id", "3", "ts", "2026-11-22T00:00:00.000Z"),
-	)
-	want := []views.Row{
-		row(views.PageViews, "https://shop.example/p/1", "2026-11-20T23:59:00Z", time.Minute, map[string]int64{"views": 1, "visitors": 1}),
-		row(views.PageViews, "https://shop.example/p/1", "2026-11-21T00:00:00Z", time.Minute, map[string]int64{"views": 1, "visitors": 1}),
-	}
-	if diff := cmp.Diff(want, rowsOf(res.Rows, views.PageViews)); diff != "" {
-		t.Errorf("page_views (-want +got):\n%s", diff)
-	}
-	if got := res.Counts.Context; got != 1 {
-		t.Errorf("context = %d, want 1 (the event of the day after the range)", got)
 	}
 }
 
