@@ -109,3 +109,18 @@ func OpenPublisher(ctx context.Context, rawURL string) (Publisher, error) {
 	}
 	return p, nil
 }
+
+// Failed returns how many of errs (one per message of a publish) are not nil, and the first
+// of them: a driver's Publish reports every failed message, never only the first.
+func Failed(errs []error) (failed int, first error) {
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if failed == 0 {
+			first = err
+		}
+		failed++
+	}
+	return failed, first
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/beamline/beamline/io/source/internal/shared"
 )
 
 // span is the offsets [from, to) of one partition that one message covers: from the offset
@@ -43,8 +45,7 @@ const refetchEvery = 2 * time.Second
 // acks is what a process knows of one group's progress on one topic: per partition, the
 // committed offset and the acknowledged spans above it. The ackers of a process share it.
 type acks struct {
-	key  string
-	refs int
+	key string
 
 	mu          sync.Mutex // held while committing, so commits go out in order
 	admin       *admin
@@ -53,28 +54,24 @@ type acks struct {
 	lastFetched time.Time
 }
 
-var groups = struct {
-	mu sync.Mutex
-	m  map[string]*acks
-}{m: map[string]*acks{}}
+// groups are the process's acknowledgements, by brokers, topic and group.
+var groups shared.Pool[*acks]
 
 // acker acknowledges messages by committing offsets.
 type acker struct{ a *acks }
 
 func openAcker(p Params) (*acker, error) {
-	groups.mu.Lock()
-	defer groups.mu.Unlock()
 	key := fmt.Sprint(p.Brokers, p.Topic, p.Group)
-	if a, ok := groups.m[key]; ok {
-		a.refs++
-		return &acker{a}, nil
-	}
-	adm, err := newAdmin(p)
+	a, err := groups.Get(key, func() (*acks, error) {
+		adm, err := newAdmin(p)
+		if err != nil {
+			return nil, err
+		}
+		return &acks{key: key, admin: adm, committed: map[int32]int64{}, pending: map[int32][]span{}}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	a := &acks{key: key, refs: 1, admin: adm, committed: map[int32]int64{}, pending: map[int32][]span{}}
-	groups.m[key] = a
 	return &acker{a}, nil
 }
 
@@ -160,11 +157,6 @@ func addSpan(spans []span, s span) []span {
 
 // Close releases the acker; the last acker of a group closes its client.
 func (k *acker) Close() error {
-	groups.mu.Lock()
-	defer groups.mu.Unlock()
-	if k.a.refs--; k.a.refs == 0 {
-		delete(groups.m, k.a.key)
-		k.a.admin.close()
-	}
+	groups.Release(k.a.key, func(a *acks) { a.admin.close() })
 	return nil
 }

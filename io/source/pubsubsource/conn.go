@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/beamline/beamline/io/source/internal/lease"
+	"github.com/beamline/beamline/io/source/internal/shared"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -30,46 +30,34 @@ type conn struct {
 	key     string // the key of conns
 	project string
 	client  *pubsub.Client
-	refs    int
 	leases  *lease.Leases
 }
 
-var conns = struct {
-	mu sync.Mutex
-	m  map[string]*conn
-}{m: map[string]*conn{}}
+// conns are the process's connections, by project and emulator.
+var conns shared.Pool[*conn]
 
 // open returns the process's connection to project, opening it on first use. Connections are
 // kept by project and emulator (PUBSUB_EMULATOR_HOST): a test process that starts a server
 // per test must not reuse the connection to a server that is gone.
 func open(ctx context.Context, project string) (*conn, error) {
-	conns.mu.Lock()
-	defer conns.mu.Unlock()
 	key := project + "@" + os.Getenv("PUBSUB_EMULATOR_HOST")
-	if c, ok := conns.m[key]; ok {
-		c.refs++
+	return conns.Get(key, func() (*conn, error) {
+		client, err := pubsub.NewClient(context.WithoutCancel(ctx), project)
+		if err != nil {
+			return nil, fmt.Errorf("pubsub project %s: %w", project, err)
+		}
+		c := &conn{key: key, project: project, client: client}
+		c.leases = lease.Start("pubsub", c.extendAll)
 		return c, nil
-	}
-	client, err := pubsub.NewClient(context.WithoutCancel(ctx), project)
-	if err != nil {
-		return nil, fmt.Errorf("pubsub project %s: %w", project, err)
-	}
-	c := &conn{key: key, project: project, client: client, refs: 1}
-	c.leases = lease.Start("pubsub", c.extendAll)
-	conns.m[key] = c
-	return c, nil
+	})
 }
 
 // close releases one reference; the last one closes the client.
 func (c *conn) close() {
-	conns.mu.Lock()
-	defer conns.mu.Unlock()
-	if c.refs--; c.refs > 0 {
-		return
-	}
-	delete(conns.m, c.key)
-	c.leases.Stop()
-	c.client.Close()
+	conns.Release(c.key, func(c *conn) {
+		c.leases.Stop()
+		c.client.Close()
+	})
 }
 
 // deadline returns the ack deadline of sub.

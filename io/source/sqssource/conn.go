@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/beamline/beamline/io/source/internal/lease"
+	"github.com/beamline/beamline/io/source/internal/shared"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -35,45 +36,31 @@ const (
 type conn struct {
 	key    string // the key of conns
 	client *sqs.Client
-	refs   int
 	leases *lease.Leases
 }
 
-var conns = struct {
-	mu sync.Mutex
-	m  map[string]*conn
-}{m: map[string]*conn{}}
+// conns are the process's clients, by region and endpoint.
+var conns shared.Pool[*conn]
 
 // open returns the process's client of region, creating it on first use. Clients are kept by
 // region and endpoint (AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL): a test process that starts a
 // server per test must not reuse the client of a server that is gone.
 func open(ctx context.Context, region string) (*conn, error) {
-	conns.mu.Lock()
-	defer conns.mu.Unlock()
 	key := region + "@" + os.Getenv("AWS_ENDPOINT_URL_SQS") + "@" + os.Getenv("AWS_ENDPOINT_URL")
-	if c, ok := conns.m[key]; ok {
-		c.refs++
+	return conns.Get(key, func() (*conn, error) {
+		cfg, err := config.LoadDefaultConfig(context.WithoutCancel(ctx), config.WithRegion(region))
+		if err != nil {
+			return nil, fmt.Errorf("sqs region %s: aws configuration: %w", region, err)
+		}
+		c := &conn{key: key, client: sqs.NewFromConfig(cfg)}
+		c.leases = lease.Start("sqs", c.extend)
 		return c, nil
-	}
-	cfg, err := config.LoadDefaultConfig(context.WithoutCancel(ctx), config.WithRegion(region))
-	if err != nil {
-		return nil, fmt.Errorf("sqs region %s: aws configuration: %w", region, err)
-	}
-	c := &conn{key: key, client: sqs.NewFromConfig(cfg), refs: 1}
-	c.leases = lease.Start("sqs", c.extend)
-	conns.m[key] = c
-	return c, nil
+	})
 }
 
 // close releases one reference; the last one stops the leases.
 func (c *conn) close() {
-	conns.mu.Lock()
-	defer conns.mu.Unlock()
-	if c.refs--; c.refs > 0 {
-		return
-	}
-	delete(conns.m, c.key)
-	c.leases.Stop()
+	conns.Release(c.key, func(c *conn) { c.leases.Stop() })
 }
 
 // check fails unless the queue answers, naming the queue: a missing queue, bad credentials

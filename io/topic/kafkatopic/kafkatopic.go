@@ -129,17 +129,11 @@ func (p *publisher) Publish(ctx context.Context, msgs []topic.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	results := p.client.cl.ProduceSync(ctx, recs...)
-	failed := 0
-	var first error
-	for _, r := range results {
-		if r.Err != nil {
-			if failed == 0 {
-				first = r.Err
-			}
-			failed++
-		}
+	errs := make([]error, len(results))
+	for i, r := range results {
+		errs[i] = r.Err
 	}
-	if failed > 0 {
+	if failed, first := topic.Failed(errs); failed > 0 {
 		return fmt.Errorf("kafka produce to %s (brokers %s): %d of %d records failed: %w", p.p.Topic, p.client.key, failed, len(msgs), first)
 	}
 	return nil

@@ -144,17 +144,11 @@ func (p *publisher) Publish(ctx context.Context, msgs []topic.Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, waitTimeout)
 	defer cancel()
-	var first error
-	failed := 0
-	for _, r := range results {
-		if _, err := r.Get(ctx); err != nil {
-			if failed == 0 {
-				first = err
-			}
-			failed++
-		}
+	errs := make([]error, len(results))
+	for i, r := range results {
+		_, errs[i] = r.Get(ctx)
 	}
-	if failed > 0 {
+	if failed, first := topic.Failed(errs); failed > 0 {
 		return fmt.Errorf("pubsub publish to %s: %d of %d messages failed: %w", p.path, failed, len(msgs), first)
 	}
 	return nil
