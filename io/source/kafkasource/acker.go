@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/beamline/beamline/io/source/internal/shared"
+	"github.com/beamline/beamline/io/internal/shared"
 )
 
 // span is the offsets [from, to) of one partition that one message covers: from the offset

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/beamline/beamline/io/source/internal/lease"
-	"github.com/beamline/beamline/io/source/internal/shared"
+	"github.com/beamline/beamline/io/internal/shared"
 	"golang.org/x/sync/errgroup"
 )
 

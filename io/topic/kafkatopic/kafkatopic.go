@@ -19,8 +19,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/beamline/beamline/io/internal/shared"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -78,15 +79,12 @@ func (driver) OpenPublisher(_ context.Context, u *url.URL) (topic.Publisher, err
 
 // client is the process's producer to one broker list.
 type client struct {
-	key  string
-	cl   *kgo.Client
-	refs int
+	key string
+	cl  *kgo.Client
 }
 
-var clients = struct {
-	mu sync.Mutex
-	m  map[string]*client
-}{m: map[string]*client{}}
+// clients are the process's producers, by broker list.
+var clients shared.Pool[*client]
 
 // publisher produces to one topic through the process's shared client.
 type publisher struct {
@@ -95,21 +93,19 @@ type publisher struct {
 }
 
 func open(p Params) (*publisher, error) {
-	clients.mu.Lock()
-	defer clients.mu.Unlock()
 	key := strings.Join(p.Brokers, ",")
-	c, ok := clients.m[key]
-	if !ok {
+	c, err := clients.Get(key, func() (*client, error) {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(p.Brokers...), kgo.ClientID("beamline"),
 			kgo.DialTimeout(5*time.Second), kgo.ProducerLinger(5*time.Millisecond),
 			kgo.RecordDeliveryTimeout(publishTimeout), kgo.ProducerBatchMaxBytes(1<<20))
 		if err != nil {
 			return nil, fmt.Errorf("kafka brokers %s: %w", key, err)
 		}
-		c = &client{key: key, cl: cl}
-		clients.m[key] = c
+		return &client{key: key, cl: cl}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	c.refs++
 	return &publisher{client: c, p: p}, nil
 }
 
@@ -141,13 +137,6 @@ func (p *publisher) Publish(ctx context.Context, msgs []topic.Message) error {
 
 // Close releases the publisher; the last one of the process flushes and closes the client.
 func (p *publisher) Close() error {
-	clients.mu.Lock()
-	defer clients.mu.Unlock()
-	c := p.client
-	if c.refs--; c.refs > 0 {
-		return nil
-	}
-	delete(clients.m, c.key)
-	c.cl.Close()
+	clients.Release(p.client.key, func(c *client) { c.cl.Close() })
 	return nil
 }

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/beamline/beamline/io/internal/shared"
+
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/beamline/beamline/io/topic"
@@ -89,14 +91,13 @@ type client struct {
 	key     string // clientKey
 	project string
 	c       *pubsub.Client
-	refs    int
-	pubs    map[string]*pubsub.Publisher
+
+	mu   sync.Mutex // guards pubs
+	pubs map[string]*pubsub.Publisher
 }
 
-var clients = struct {
-	mu sync.Mutex
-	m  map[string]*client
-}{m: map[string]*client{}}
+// clients are the process's clients, by clientKey.
+var clients shared.Pool[*client]
 
 // publisher publishes to one topic through the process's shared client.
 type publisher struct {
@@ -113,19 +114,19 @@ func clientKey(project string) string {
 
 // open returns a publisher to the topic of p, opening the project's client on first use.
 func open(ctx context.Context, p Params) (*publisher, error) {
-	clients.mu.Lock()
-	defer clients.mu.Unlock()
 	key := clientKey(p.Project)
-	c, ok := clients.m[key]
-	if !ok {
+	c, err := clients.Get(key, func() (*client, error) {
 		pc, err := pubsub.NewClient(context.WithoutCancel(ctx), p.Project)
 		if err != nil {
 			return nil, fmt.Errorf("pubsub project %s: %w", p.Project, err)
 		}
-		c = &client{key: key, project: p.Project, c: pc, pubs: map[string]*pubsub.Publisher{}}
-		clients.m[key] = c
+		return &client{key: key, project: p.Project, c: pc, pubs: map[string]*pubsub.Publisher{}}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	c.refs++
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	pub, ok := c.pubs[p.Path()]
 	if !ok {
 		pub = c.c.Publisher(p.Path())
@@ -157,18 +158,16 @@ func (p *publisher) Publish(ctx context.Context, msgs []topic.Message) error {
 // Close releases the publisher; the last one of the process stops the publishers of the
 // project (sending what they still hold) and closes its client.
 func (p *publisher) Close() error {
-	clients.mu.Lock()
-	defer clients.mu.Unlock()
-	c := p.client
-	if c.refs--; c.refs > 0 {
-		return nil
-	}
-	delete(clients.m, c.key)
-	for _, pub := range c.pubs {
-		pub.Stop()
-	}
-	if err := c.c.Close(); err != nil {
-		return fmt.Errorf("pubsub project %s: close: %w", c.project, err)
-	}
-	return nil
+	var err error
+	clients.Release(p.client.key, func(c *client) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, pub := range c.pubs {
+			pub.Stop()
+		}
+		if cerr := c.c.Close(); cerr != nil {
+			err = fmt.Errorf("pubsub project %s: close: %w", c.project, cerr)
+		}
+	})
+	return err
 }

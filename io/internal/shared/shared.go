@@ -1,6 +1,7 @@
 // Package shared keeps one value per key for a whole process, counted by reference: the
-// clients that the queue readers and ackers of one process share (one per Pub/Sub project,
-// one per SQS region and endpoint), opened on first use and closed with their last user.
+// clients that the queue readers, ackers and topic publishers of one process share (one per
+// Pub/Sub project, SQS region and endpoint, or Kafka broker list), opened on first use and
+// closed with their last user.
 package shared
 
 import "sync"
