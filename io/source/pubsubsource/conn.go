@@ -10,8 +10,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"github.com/beamline/beamline/io/source/internal/lease"
 	"github.com/beamline/beamline/io/internal/shared"
+	"github.com/beamline/beamline/io/source/internal/lease"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/beamline/beamline/io/source/internal/lease"
 	"github.com/beamline/beamline/io/internal/shared"
+	"github.com/beamline/beamline/io/source/internal/lease"
 	"golang.org/x/sync/errgroup"
 )
 
