@@ -4,7 +4,7 @@
 // sustained events/s and the delay from the end of each 1-minute window to its row being
 // final in the store (p50, p99, max).
 //
-//	go run ./scripts/benchstream --bin=/tmp/streaming --rate=5000 --duration=150s --out=/tmp/bench
+//	go run ./scripts/benchstream --bin=out/streaming --rate=5000 --duration=150s --out=out/bench
 //
 // The delay of a row is the wall-clock time of the last change of its country_activity or
 // category_activity row seen by polling the store (every --poll), minus the end of its window:
