@@ -120,23 +120,16 @@ func (f *writeFn) flush(ctx context.Context) error {
 	if err := f.wait(ctx); err != nil {
 		return err
 	}
+	if f.Run == "" {
+		err := f.count(ctx, f.write(ctx, f.pending))
+		f.pending = f.pending[:0]
+		return err
+	}
 	rows := f.pending
 	f.pending = make([]views.Row, 0, len(rows))
 	done := make(chan written, 1)
-	go func() {
-		start := time.Now()
-		var err error
-		if f.Run != "" {
-			err = f.st.WriteBatch(ctx, f.Run, rows)
-		} else {
-			err = f.st.UpsertSpeed(ctx, rows)
-		}
-		done <- written{rows: len(rows), took: time.Since(start), err: err}
-	}()
+	go func() { done <- f.write(ctx, rows) }()
 	f.inflight = done
-	if f.Run == "" {
-		return f.wait(ctx)
-	}
 	return nil
 }
 
@@ -147,6 +140,18 @@ type written struct {
 	err  error
 }
 
+// write writes rows to the batch run or the speed layer.
+func (f *writeFn) write(ctx context.Context, rows []views.Row) written {
+	start := time.Now()
+	var err error
+	if f.Run != "" {
+		err = f.st.WriteBatch(ctx, f.Run, rows)
+	} else {
+		err = f.st.UpsertSpeed(ctx, rows)
+	}
+	return written{rows: len(rows), took: time.Since(start), err: err}
+}
+
 // wait waits for the write in flight, if any, and counts it.
 func (f *writeFn) wait(ctx context.Context) error {
 	if f.inflight == nil {
@@ -154,6 +159,11 @@ func (f *writeFn) wait(ctx context.Context) error {
 	}
 	w := <-f.inflight
 	f.inflight = nil
+	return f.count(ctx, w)
+}
+
+// count adds w to the counters and returns its error.
+func (f *writeFn) count(ctx context.Context, w written) error {
 	f.writes.Inc(ctx, 1)
 	f.writeMicros.Inc(ctx, w.took.Microseconds())
 	if w.err != nil {
